@@ -1,0 +1,316 @@
+/**
+ * The broker's configuration: one JSON document, the same for the Lambda (environment variable
+ * `BROKER_CONFIG`, written by the CDK construct) and for `npm start -- --config FILE`.
+ *
+ * It is parsed and validated once, at cold start, into typed values. Every error names the field.
+ */
+
+/** How the broker authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2). */
+export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt';
+
+export const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_post', 'client_secret_basic', 'private_key_jwt'];
+
+/** Where a client's secret (or, for `private_key_jwt`, its private key) comes from. */
+export type SecretSource =
+  | { readonly kind: 'secretsManager'; readonly secretId: string; readonly field?: string }
+  | { readonly kind: 'literal'; readonly value: string };
+
+export interface ClientConfig {
+  /** Route segment and cache namespace: `[a-z0-9-]{1,64}`, unique. */
+  readonly name: string;
+  readonly tokenEndpoint: URL;
+  /**
+   * Issuer identifier of the authorization server. Used as the `aud` of `private_key_jwt`
+   * assertions.
+   * @default the token endpoint URL (RFC 7523 §3: the token endpoint is always an acceptable audience)
+   */
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: SecretSource;
+  readonly authMethod: AuthMethod;
+  /** Scopes callers may ask for; a request without `scope` gets all of them. May be empty. */
+  readonly scopes: readonly string[];
+  /** `audience` parameter (Auth0, Okta and others). */
+  readonly audience?: string;
+  /** RFC 8707 resource indicators. */
+  readonly resource: readonly string[];
+  /** Extra form parameters sent with every token request. */
+  readonly extraParams: Readonly<Record<string, string>>;
+  /** Fraction of a token's lifetime after which it is refreshed. @default 0.75 */
+  readonly refreshAt: number;
+  /** Lifetime assumed when the server sends no `expires_in`. @default 300 (seconds) */
+  readonly defaultExpiresInSeconds: number;
+  /** Timeout of one HTTP attempt to the token endpoint. @default 5000 */
+  readonly attemptTimeoutMs: number;
+  /** Deadline for one token request including retries. @default 15000 (well under API Gateway's 29 s) */
+  readonly deadlineMs: number;
+  /** Retries after the first attempt, on network errors, 5xx and 429. @default 3 */
+  readonly maxRetries: number;
+}
+
+export interface BrokerConfig {
+  readonly clients: readonly ClientConfig[];
+  /** How long a secret read from Secrets Manager is reused before it is read again. @default 300000 */
+  readonly secretTtlMs: number;
+}
+
+export interface ParseOptions {
+  /**
+   * Allow `clientSecret: { "value": "..." }`. Only local runs set this; in Lambda a literal secret
+   * would sit in the function's environment in clear text.
+   * @default false
+   */
+  readonly allowLiteralSecrets?: boolean;
+}
+
+/** Thrown for an invalid configuration; the message names the field. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`Invalid broker configuration: ${field} ${problem}`);
+  }
+}
+
+export const CLIENT_NAME_PATTERN = /^[a-z0-9-]{1,64}$/;
+/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
+const SCOPE_TOKEN_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+const RESERVED_PARAMS = new Set([
+  'grant_type',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'scope',
+  'audience',
+  'resource',
+]);
+
+const CLIENT_KEYS = new Set([
+  'name',
+  'tokenEndpoint',
+  'issuer',
+  'clientId',
+  'clientSecret',
+  'authMethod',
+  'scopes',
+  'audience',
+  'resource',
+  'extraParams',
+  'refreshAt',
+  'defaultExpiresInSeconds',
+  'attemptTimeoutMs',
+  'deadlineMs',
+  'maxRetries',
+]);
+
+/** Parses and validates a configuration document (already JSON-decoded). */
+export function parseBrokerConfig(input: unknown, options: ParseOptions = {}): BrokerConfig {
+  const root = asObject(input, '(root)');
+  rejectUnknownKeys(root, new Set(['clients', 'secretTtlMs']), '');
+  const clientsInput = root.clients;
+  if (!Array.isArray(clientsInput) || clientsInput.length === 0) {
+    throw new ConfigError('clients', 'must be a non-empty array');
+  }
+  const clients = clientsInput.map((c, i) => parseClient(c, `clients[${i}]`, options));
+  const seen = new Set<string>();
+  clients.forEach((c, i) => {
+    if (seen.has(c.name)) throw new ConfigError(`clients[${i}].name`, `"${c.name}" is used by another client`);
+    seen.add(c.name);
+  });
+  const secretTtlMs = optionalInteger(root.secretTtlMs, 'secretTtlMs', { min: 0, max: 86_400_000 }) ?? 300_000;
+  return { clients, secretTtlMs };
+}
+
+/** Parses the JSON text of a configuration (environment variable or file). */
+export function parseBrokerConfigJson(text: string, source: string, options: ParseOptions = {}): BrokerConfig {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(source, `is not valid JSON (${(error as Error).message})`);
+  }
+  return parseBrokerConfig(parsed, options);
+}
+
+function parseClient(input: unknown, path: string, options: ParseOptions): ClientConfig {
+  const c = asObject(input, path);
+  rejectUnknownKeys(c, CLIENT_KEYS, `${path}.`);
+
+  const name = requiredString(c.name, `${path}.name`);
+  if (!CLIENT_NAME_PATTERN.test(name)) {
+    throw new ConfigError(`${path}.name`, `"${name}" must match [a-z0-9-]{1,64}`);
+  }
+  const tokenEndpoint = parseEndpoint(c.tokenEndpoint, `${path}.tokenEndpoint`);
+  const issuer = c.issuer === undefined ? tokenEndpoint.href : requiredString(c.issuer, `${path}.issuer`);
+  const clientId = requiredString(c.clientId, `${path}.clientId`);
+  const authMethod = parseAuthMethod(c.authMethod, `${path}.authMethod`);
+  const clientSecret = parseSecretSource(c.clientSecret, `${path}.clientSecret`, options);
+  const scopes = parseScopes(c.scopes, `${path}.scopes`);
+  const audience = c.audience === undefined ? undefined : requiredString(c.audience, `${path}.audience`);
+  const resource = parseResource(c.resource, `${path}.resource`);
+  const extraParams = parseExtraParams(c.extraParams, `${path}.extraParams`);
+  const refreshAt = optionalNumber(c.refreshAt, `${path}.refreshAt`, { min: 0.1, max: 0.95 }) ?? 0.75;
+  const defaultExpiresInSeconds =
+    optionalInteger(c.defaultExpiresInSeconds, `${path}.defaultExpiresInSeconds`, { min: 1, max: 86_400 }) ?? 300;
+  const attemptTimeoutMs =
+    optionalInteger(c.attemptTimeoutMs, `${path}.attemptTimeoutMs`, { min: 100, max: 25_000 }) ?? 5_000;
+  const deadlineMs = optionalInteger(c.deadlineMs, `${path}.deadlineMs`, { min: 100, max: 25_000 }) ?? 15_000;
+  if (attemptTimeoutMs > deadlineMs) {
+    throw new ConfigError(`${path}.attemptTimeoutMs`, `(${attemptTimeoutMs}) must not exceed deadlineMs (${deadlineMs})`);
+  }
+  const maxRetries = optionalInteger(c.maxRetries, `${path}.maxRetries`, { min: 0, max: 10 }) ?? 3;
+
+  return {
+    name,
+    tokenEndpoint,
+    issuer,
+    clientId,
+    clientSecret,
+    authMethod,
+    scopes,
+    ...(audience === undefined ? {} : { audience }),
+    resource,
+    extraParams,
+    refreshAt,
+    defaultExpiresInSeconds,
+    attemptTimeoutMs,
+    deadlineMs,
+    maxRetries,
+  };
+}
+
+function parseEndpoint(value: unknown, field: string): URL {
+  const text = requiredString(value, field);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(field, `"${text}" is not an absolute URL`);
+  }
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    throw new ConfigError(field, 'must use https: (http: is allowed only for loopback hosts)');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(field, 'must use https:');
+  }
+  if (url.username || url.password) throw new ConfigError(field, 'must not contain credentials');
+  if (url.hash) throw new ConfigError(field, 'must not contain a fragment');
+  return url;
+}
+
+function parseAuthMethod(value: unknown, field: string): AuthMethod {
+  if (value === undefined) return 'client_secret_post';
+  if (typeof value === 'string' && (AUTH_METHODS as readonly string[]).includes(value)) return value as AuthMethod;
+  throw new ConfigError(field, `must be one of ${AUTH_METHODS.join(', ')}`);
+}
+
+function parseSecretSource(value: unknown, field: string, options: ParseOptions): SecretSource {
+  const o = asObject(value, field);
+  if ('value' in o) {
+    rejectUnknownKeys(o, new Set(['value']), `${field}.`);
+    if (!options.allowLiteralSecrets) {
+      throw new ConfigError(
+        `${field}.value`,
+        'is a literal secret, allowed only in local runs; store it in Secrets Manager and use { "secretId": ... }',
+      );
+    }
+    if (typeof o.value !== 'string' || o.value.length === 0) {
+      throw new ConfigError(`${field}.value`, 'must be a non-empty string');
+    }
+    return { kind: 'literal', value: o.value };
+  }
+  rejectUnknownKeys(o, new Set(['secretId', 'field']), `${field}.`);
+  const secretId = requiredString(o.secretId, `${field}.secretId`);
+  if (o.field === undefined) return { kind: 'secretsManager', secretId };
+  return { kind: 'secretsManager', secretId, field: requiredString(o.field, `${field}.field`) };
+}
+
+function parseScopes(value: unknown, field: string): readonly string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new ConfigError(field, 'must be an array of scope strings');
+  return normalizeScopes(
+    value.map((s, i) => {
+      if (typeof s !== 'string' || !SCOPE_TOKEN_PATTERN.test(s)) {
+        throw new ConfigError(`${field}[${i}]`, 'must be a scope token (printable ASCII, no spaces, quotes or backslashes)');
+      }
+      return s;
+    }),
+  );
+}
+
+function parseResource(value: unknown, field: string): readonly string[] {
+  if (value === undefined) return [];
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list)) throw new ConfigError(field, 'must be an absolute URI or an array of them');
+  return list.map((r, i) => {
+    const f = typeof value === 'string' ? field : `${field}[${i}]`;
+    const text = requiredString(r, f);
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new ConfigError(f, `"${text}" is not an absolute URI (RFC 8707 §2)`);
+    }
+    if (url.hash) throw new ConfigError(f, 'must not contain a fragment (RFC 8707 §2)');
+    return text;
+  });
+}
+
+function parseExtraParams(value: unknown, field: string): Readonly<Record<string, string>> {
+  if (value === undefined) return {};
+  const o = asObject(value, field);
+  const out: Record<string, string> = {};
+  for (const [key, v] of Object.entries(o)) {
+    if (RESERVED_PARAMS.has(key)) {
+      throw new ConfigError(`${field}.${key}`, 'is set by the broker and cannot be overridden');
+    }
+    if (typeof v !== 'string') throw new ConfigError(`${field}.${key}`, 'must be a string');
+    out[key] = v;
+  }
+  return out;
+}
+
+/** Sorted, de-duplicated scope list: the canonical form used in cache keys and requests. */
+export function normalizeScopes(scopes: Iterable<string>): readonly string[] {
+  return [...new Set(scopes)].sort();
+}
+
+function asObject(value: unknown, field: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(field, 'must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+function rejectUnknownKeys(o: Record<string, unknown>, allowed: Set<string>, prefix: string): void {
+  for (const key of Object.keys(o)) {
+    if (!allowed.has(key)) {
+      throw new ConfigError(`${prefix}${key}`, `is not a known field (known: ${[...allowed].join(', ')})`);
+    }
+  }
+}
+
+function requiredString(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.trim().length === 0) {
+    throw new ConfigError(field, 'must be a non-empty string');
+  }
+  return value;
+}
+
+function optionalNumber(value: unknown, field: string, range: { min: number; max: number }): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < range.min || value > range.max) {
+    throw new ConfigError(field, `must be a number from ${range.min} to ${range.max}`);
+  }
+  return value;
+}
+
+function optionalInteger(value: unknown, field: string, range: { min: number; max: number }): number | undefined {
+  const n = optionalNumber(value, field, range);
+  if (n !== undefined && !Number.isInteger(n)) throw new ConfigError(field, 'must be a whole number');
+  return n;
+}
