@@ -160,7 +160,10 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
     optionalInteger(c.attemptTimeoutMs, `${path}.attemptTimeoutMs`, { min: 100, max: 25_000 }) ?? 5_000;
   const deadlineMs = optionalInteger(c.deadlineMs, `${path}.deadlineMs`, { min: 100, max: 25_000 }) ?? 15_000;
   if (attemptTimeoutMs > deadlineMs) {
-    throw new ConfigError(`${path}.attemptTimeoutMs`, `(${attemptTimeoutMs}) must not exceed deadlineMs (${deadlineMs})`);
+    throw new ConfigError(
+      `${path}.attemptTimeoutMs`,
+      `(${attemptTimeoutMs}) must not exceed deadlineMs (${deadlineMs})`,
+    );
   }
   const maxRetries = optionalInteger(c.maxRetries, `${path}.maxRetries`, { min: 0, max: 10 }) ?? 3;
 
@@ -235,7 +238,10 @@ function parseScopes(value: unknown, field: string): readonly string[] {
   return normalizeScopes(
     value.map((s, i) => {
       if (typeof s !== 'string' || !SCOPE_TOKEN_PATTERN.test(s)) {
-        throw new ConfigError(`${field}[${i}]`, 'must be a scope token (printable ASCII, no spaces, quotes or backslashes)');
+        throw new ConfigError(
+          `${field}[${i}]`,
+          'must be a scope token (printable ASCII, no spaces, quotes or backslashes)',
+        );
       }
       return s;
     }),
