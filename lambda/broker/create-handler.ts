@@ -1,0 +1,72 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyResult, Context } from 'aws-lambda';
+import { type BrokerError, toBrokerError } from './errors.ts';
+import { classifyEvent, parseApiRequest, parseDirectRequest } from './events.ts';
+import { type BrokerReply, errorReply, toApiGatewayResult, toDirectResult, tokenReply } from './responses.ts';
+import { describeError } from './telemetry.ts';
+import type { TokenBroker, TokenRequest, WarmUpSummary } from './token-broker.ts';
+
+export interface HandlerDeps {
+  readonly broker: TokenBroker;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly tracer?: Tracer;
+}
+
+export type BrokerHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+/**
+ * The one handler for API Gateway token requests, direct invocations and warm-up events. It only
+ * wires: parsing is in events.ts, the work in TokenBroker, the HTTP shape in responses.ts.
+ * The incoming event is never logged: API Gateway events carry the caller's Authorization header.
+ */
+export function createHandler({ broker, logger, metrics, tracer }: HandlerDeps) {
+  const serve = async (request: () => TokenRequest): Promise<BrokerReply> => {
+    let tokenRequest: TokenRequest | undefined;
+    try {
+      tokenRequest = request();
+      const token = await broker.getToken(tokenRequest);
+      logger.info('Token served', {
+        client: tokenRequest.client,
+        scope: token.scope,
+        source: token.source,
+        expiresIn: token.expiresIn,
+      });
+      return tokenReply(token);
+    } catch (error) {
+      const brokerError = toBrokerError(error);
+      log(logger, brokerError, tokenRequest?.client);
+      return errorReply(brokerError);
+    }
+  };
+
+  const handle = async (event: unknown): Promise<APIGatewayProxyResult | WarmUpSummary | object> => {
+    const invocation = classifyEvent(event);
+    switch (invocation.kind) {
+      case 'warmup': {
+        const summary = await broker.warmUp();
+        logger[summary.failed > 0 ? 'warn' : 'info']('Warm-up done', { ...summary });
+        return summary;
+      }
+      case 'api':
+        return toApiGatewayResult(await serve(() => parseApiRequest(invocation.event)));
+      case 'direct':
+        return toDirectResult(await serve(() => parseDirectRequest(invocation.event)));
+    }
+  };
+
+  const handler = middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+  return tracer ? handler.use(captureLambdaHandler(tracer, { captureResponse: false })) : handler;
+}
+
+function log(logger: Logger, error: BrokerError, client: string | undefined): void {
+  const fields = { client, ...describeError(error) };
+  if (error.code === 'internal_error') logger.error('Request failed', fields);
+  else logger.warn('Request refused', fields);
+}

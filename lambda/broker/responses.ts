@@ -1,0 +1,69 @@
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { BrokerError, BrokerErrorCode } from './errors.ts';
+import type { IssuedToken } from './token-broker.ts';
+
+/** The one place that maps broker error codes to HTTP statuses. */
+export const HTTP_STATUS: Readonly<Record<BrokerErrorCode, number>> = {
+  invalid_request: 400,
+  invalid_scope: 400,
+  unknown_client: 404,
+  upstream_rejected: 502,
+  upstream_unavailable: 503,
+  internal_error: 500,
+};
+
+export interface TokenBody {
+  readonly access_token: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+  readonly expires_at: number;
+  readonly scope: string;
+}
+
+export interface ErrorBody {
+  readonly error: BrokerErrorCode;
+  readonly error_description: string;
+}
+
+export interface BrokerReply {
+  readonly statusCode: number;
+  readonly body: TokenBody | ErrorBody;
+  readonly retryAfterSeconds?: number;
+}
+
+export function tokenReply(token: IssuedToken): BrokerReply {
+  return {
+    statusCode: 200,
+    body: {
+      access_token: token.accessToken,
+      token_type: token.tokenType,
+      expires_in: token.expiresIn,
+      expires_at: token.expiresAt,
+      scope: token.scope,
+    },
+  };
+}
+
+/** `internal_error` never carries details: they may name secrets or infrastructure. */
+export function errorReply(error: BrokerError): BrokerReply {
+  const description = error.code === 'internal_error' ? 'The broker failed; see its logs' : error.description;
+  const reply = { statusCode: HTTP_STATUS[error.code], body: { error: error.code, error_description: description } };
+  if (error.code !== 'upstream_unavailable') return reply;
+  return { ...reply, retryAfterSeconds: error.retryAfterSeconds ?? 5 };
+}
+
+/** REST API proxy integration response. `no-store`: a token must not sit in any HTTP cache (RFC 6749 §5.1). */
+export function toApiGatewayResult(reply: BrokerReply): APIGatewayProxyResult {
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-store',
+    Pragma: 'no-cache',
+  };
+  if (reply.retryAfterSeconds !== undefined) headers['Retry-After'] = String(reply.retryAfterSeconds);
+  return { statusCode: reply.statusCode, headers, body: JSON.stringify(reply.body) };
+}
+
+/** Direct invocations get the same body, with the status inside it. */
+export function toDirectResult(reply: BrokerReply): { statusCode: number } & (TokenBody | ErrorBody) {
+  return { statusCode: reply.statusCode, ...reply.body };
+}

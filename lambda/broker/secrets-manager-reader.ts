@@ -1,0 +1,50 @@
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { BrokerError } from './errors.ts';
+import type { SecretReader, SecretStage } from './secret-store.ts';
+
+const TRANSIENT_ERRORS = new Set([
+  'ThrottlingException',
+  'InternalServiceError',
+  'ServiceUnavailableException',
+  'TimeoutError',
+  'RequestTimeout',
+]);
+
+/** {@link SecretReader} over AWS Secrets Manager. The SDK client is injected (tests point it at moto). */
+export class SecretsManagerReader implements SecretReader {
+  readonly #client: SecretsManagerClient;
+
+  constructor(client: SecretsManagerClient) {
+    this.#client = client;
+  }
+
+  async read(secretId: string, stage: SecretStage): Promise<{ text: string; versionId: string } | undefined> {
+    try {
+      const out = await this.#client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }));
+      if (out.SecretString === undefined) {
+        throw new BrokerError(
+          'internal_error',
+          `Secret ${secretId} holds binary data; store the client secret as a string`,
+        );
+      }
+      return { text: out.SecretString, versionId: out.VersionId ?? 'unversioned' };
+    } catch (error) {
+      if (error instanceof BrokerError) throw error;
+      // Secrets Manager answers ResourceNotFoundException both for a missing secret and for a
+      // missing stage; only the latter is normal (no rotation in progress).
+      if (error instanceof ResourceNotFoundException && stage === 'AWSPENDING') return undefined;
+      const name = (error as { name?: string }).name ?? 'Error';
+      if (TRANSIENT_ERRORS.has(name) || (error as { $retryable?: unknown }).$retryable) {
+        throw new BrokerError('upstream_unavailable', `Secrets Manager is unavailable (${name})`, {
+          cause: error,
+          retryAfterSeconds: 1,
+        });
+      }
+      throw new BrokerError('internal_error', `Secret ${secretId} could not be read (${name})`, { cause: error });
+    }
+  }
+}
