@@ -20,7 +20,8 @@ export interface CreateBrokerOptions {
 /** Assembles a TokenBroker from its configuration: the composition root for Lambda, local runs and tests. */
 export function createTokenBroker(config: BrokerConfig, options: CreateBrokerOptions): TokenBroker {
   const now = options.now ?? Date.now;
-  const secretsManager = options.secretsManager ?? new SecretsManagerClient({});
+  let defaultClient: SecretsManagerClient | undefined;
+  const secretsManager = () => options.secretsManager ?? (defaultClient ??= new SecretsManagerClient({}));
   const endpointDeps = options.tokenEndpoint ?? realTokenEndpointDeps;
   const cache = new TokenCache({ stores: [new MemoryTokenStore(now), ...(options.sharedStores ?? [])], now });
   return new TokenBroker(config, {

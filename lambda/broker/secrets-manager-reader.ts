@@ -16,15 +16,16 @@ const TRANSIENT_ERRORS = new Set([
 
 /** {@link SecretReader} over AWS Secrets Manager. The SDK client is injected (tests point it at moto). */
 export class SecretsManagerReader implements SecretReader {
-  readonly #client: SecretsManagerClient;
+  readonly #client: () => SecretsManagerClient;
 
-  constructor(client: SecretsManagerClient) {
-    this.#client = client;
+  /** A factory defers creating the SDK client until a secret is read: local runs may never need one. */
+  constructor(client: SecretsManagerClient | (() => SecretsManagerClient)) {
+    this.#client = typeof client === 'function' ? client : () => client;
   }
 
   async read(secretId: string, stage: SecretStage): Promise<{ text: string; versionId: string } | undefined> {
     try {
-      const out = await this.#client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }));
+      const out = await this.#client().send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }));
       if (out.SecretString === undefined) {
         throw new BrokerError(
           'internal_error',

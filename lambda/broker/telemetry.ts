@@ -15,9 +15,9 @@ export const METRIC = {
 /** {@link BrokerTelemetry} over Powertools. Logs codes and descriptions only: never a token or secret. */
 export function powertoolsTelemetry(logger: Logger, metrics: Metrics): BrokerTelemetry {
   return {
-    tokenFetched(client, source) {
+    tokenFetched(client, credentials) {
       metrics.addMetric(METRIC.tokenFetched, MetricUnit.Count, 1);
-      logger.info('Obtained a new token', { client, secret: source });
+      logger.info('Obtained a new token', { client, credentials });
     },
     upstreamFailed(client, error) {
       metrics.addMetric(METRIC.upstreamFailure, MetricUnit.Count, 1);

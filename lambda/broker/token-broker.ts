@@ -38,7 +38,7 @@ export type TokenEndpoint = (client: ClientConfig, secret: string, scopes: reado
 
 /** What the broker tells the outside world; the handler wires it to Powertools. */
 export interface BrokerTelemetry {
-  tokenFetched(client: string, source: 'secret' | 'rotated-secret'): void;
+  tokenFetched(client: string, credentials: 'current' | 'rotated'): void;
   upstreamFailed(client: string, error: BrokerError): void;
   servedStale(client: string, error: BrokerError): void;
 }
@@ -118,14 +118,14 @@ export class TokenBroker {
       const secret = await secrets.get(client.clientSecret);
       try {
         const response = await requestToken(client, secret.value, scopes);
-        telemetry.tokenFetched(client.name, 'secret');
+        telemetry.tokenFetched(client.name, 'current');
         return this.#toCached(client, response);
       } catch (error) {
         if (!(error instanceof CredentialsRejectedError)) throw error;
         const rotated = await this.#rotatedSecret(client, secret);
         if (!rotated) throw error;
         const response = await requestToken(client, rotated.value, scopes);
-        telemetry.tokenFetched(client.name, 'rotated-secret');
+        telemetry.tokenFetched(client.name, 'rotated');
         return this.#toCached(client, response);
       }
     } catch (error) {

@@ -1,0 +1,161 @@
+/**
+ * A real OpenID Certified authorization server (oidc-provider) on 127.0.0.1, registered like the
+ * SimpleIdServer walk-through: client `m2m`, secret `password`, scope `read` (and `write`), token
+ * endpoint `/master/token`. `npm start` embeds it; the integration tests start it too.
+ *
+ * Never deploy it: it keeps everything in memory and speaks plain HTTP on loopback.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Provider, { type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
+
+export interface AuthorizationServerOptions {
+  /** @default 0 (a free port) */
+  readonly port?: number;
+  /** Lifetime of issued access tokens. @default 3600 */
+  readonly accessTokenTtlSeconds?: number;
+}
+
+export interface AuthorizationServer {
+  /** e.g. `http://127.0.0.1:5001/master` */
+  readonly issuer: string;
+  /** e.g. `http://127.0.0.1:5001/master/token` */
+  readonly tokenEndpoint: string;
+  /** PEM (PKCS#8) private key registered for client `m2m-jwt` (private_key_jwt). */
+  readonly m2mJwtPrivateKeyPem: string;
+  /** Token endpoint requests received, successful or not. */
+  tokenRequestCount(): number;
+  /** Changes what the server accepts as a client's secret (a rotation at the server). */
+  setClientSecret(clientId: string, secret: string): void;
+  stop(): Promise<void>;
+}
+
+export const MOUNT_PATH = '/master';
+export const SEED_CLIENT = { clientId: 'm2m', clientSecret: 'password', scopes: ['read'] } as const;
+
+export async function startAuthorizationServer(options: AuthorizationServerOptions = {}): Promise<AuthorizationServer> {
+  const server = createServer();
+  await listen(server, options.port ?? 0);
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://127.0.0.1:${port}${MOUNT_PATH}`;
+
+  const jwtClientKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const clients = new Map<string, ClientMetadata>(
+    [
+      machineClient('m2m', { client_secret: 'password', token_endpoint_auth_method: 'client_secret_post' }),
+      machineClient('m2m-basic', { client_secret: 'password', token_endpoint_auth_method: 'client_secret_basic' }),
+      machineClient('m2m-jwt', {
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [{ ...jwtClientKey.publicKey.export({ format: 'jwk' }), use: 'sig' }] },
+      }),
+    ].map((c) => [c.client_id, c]),
+  );
+
+  const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+  const provider = new Provider(issuer, {
+    adapter: memoryAdapter(clients),
+    jwks: { keys: [{ ...signingKey, use: 'sig', kid: 'local-signing-key' }] as never },
+    cookies: { keys: ['local-only-cookie-key'] },
+    features: { clientCredentials: { enabled: true }, devInteractions: { enabled: false } },
+    scopes: ['read', 'write'],
+    ttl: { ClientCredentials: options.accessTokenTtlSeconds ?? 3600 },
+  });
+
+  let tokenRequests = 0;
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'POST' && ctx.path === '/token') tokenRequests++;
+    await next();
+  });
+
+  const callback = provider.callback();
+  server.on('request', (req: IncomingMessage & { originalUrl?: string }, res) => {
+    if (!req.url?.startsWith(`${MOUNT_PATH}/`)) {
+      res.writeHead(404).end();
+      return;
+    }
+    // oidc-provider derives its mount path from originalUrl, as under Express.
+    req.originalUrl = req.url;
+    req.url = req.url.slice(MOUNT_PATH.length);
+    callback(req, res);
+  });
+
+  return {
+    issuer,
+    tokenEndpoint: `${issuer}/token`,
+    m2mJwtPrivateKeyPem: jwtClientKey.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    tokenRequestCount: () => tokenRequests,
+    setClientSecret(clientId, secret) {
+      const client = clients.get(clientId);
+      if (!client) throw new Error(`No client ${clientId}`);
+      clients.set(clientId, { ...client, client_secret: secret });
+    },
+    stop: () =>
+      new Promise((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function machineClient(clientId: string, metadata: Partial<ClientMetadata>): ClientMetadata {
+  return {
+    client_id: clientId,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: 'read write',
+    ...metadata,
+  };
+}
+
+/**
+ * Clients come from a mutable map (so a test can rotate a secret); everything else oidc-provider
+ * stores (the issued opaque tokens) lives in memory until it expires.
+ */
+function memoryAdapter(clients: Map<string, ClientMetadata>) {
+  const stores = new Map<string, Map<string, { payload: AdapterPayload; expiresAt: number }>>();
+  return (model: string): Adapter => {
+    const store = stores.get(model) ?? new Map();
+    stores.set(model, store);
+    const live = (id: string) => {
+      const entry = store.get(id);
+      if (entry && entry.expiresAt <= Date.now()) store.delete(id);
+      return store.get(id)?.payload;
+    };
+    return {
+      async upsert(id, payload, expiresIn) {
+        store.set(id, { payload, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : Number.POSITIVE_INFINITY });
+      },
+      async find(id) {
+        return model === 'Client' ? (clients.get(id) as AdapterPayload | undefined) : live(id);
+      },
+      async findByUserCode() {
+        return undefined;
+      },
+      async findByUid() {
+        return undefined;
+      },
+      async consume(id) {
+        const payload = live(id);
+        if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+      },
+      async destroy(id) {
+        store.delete(id);
+      },
+      async revokeByGrantId(grantId) {
+        for (const [id, entry] of store) if (entry.payload.grantId === grantId) store.delete(id);
+      },
+    };
+  };
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,84 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { BrokerConfig } from '../broker/config.ts';
+import { createTokenBroker } from '../broker/create-broker.ts';
+import { createHandler } from '../broker/create-handler.ts';
+import { powertoolsTelemetry } from '../broker/telemetry.ts';
+import type { TokenBroker } from '../broker/token-broker.ts';
+import type { TokenEndpointDeps } from '../broker/token-endpoint.ts';
+import { localContext, toApiGatewayEvent } from './api-gateway-event.ts';
+
+export interface LocalBrokerOptions {
+  readonly config: BrokerConfig;
+  /** @default 0 (a free port) */
+  readonly port?: number;
+  /** @default 127.0.0.1 */
+  readonly host?: string;
+  /** @default a client configured from the environment */
+  readonly secretsManager?: SecretsManagerClient;
+  /** @default global fetch, real timers */
+  readonly tokenEndpoint?: TokenEndpointDeps;
+  /** @default a Powertools logger at INFO, or LOG_LEVEL */
+  readonly logger?: Logger;
+}
+
+export interface LocalBroker {
+  /** e.g. `http://127.0.0.1:3000` */
+  readonly url: string;
+  /** The Lambda handler the server calls: direct invocations and warm-ups can be sent to it too. */
+  invoke(event: unknown): Promise<unknown>;
+  readonly broker: TokenBroker;
+  stop(): Promise<void>;
+}
+
+/** Same budget as the deployed function: under API Gateway's 29 s integration limit. */
+const FUNCTION_TIMEOUT_MS = 25_000;
+
+/**
+ * The broker's HTTP route on loopback, running the Lambda handler on API Gateway-shaped events.
+ * It does not check SigV4: in AWS, API Gateway does that before the handler runs.
+ */
+export async function startLocalBroker(options: LocalBrokerOptions): Promise<LocalBroker> {
+  // Outside Lambda, EMF metrics would only clutter the console.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  const logger = options.logger ?? new Logger({ serviceName: 'token-broker', logLevel: 'INFO' });
+  const metrics = new Metrics({ namespace: 'M2MTokenBroker', serviceName: 'token-broker' });
+  const broker = createTokenBroker(options.config, {
+    telemetry: powertoolsTelemetry(logger, metrics),
+    ...(options.secretsManager ? { secretsManager: options.secretsManager } : {}),
+    ...(options.tokenEndpoint ? { tokenEndpoint: options.tokenEndpoint } : {}),
+  });
+  const handler = createHandler({ broker, logger, metrics });
+  const invoke = (event: unknown) => handler(event, localContext('token-broker-local', FUNCTION_TIMEOUT_MS));
+
+  const server: Server = createServer((req, res) => {
+    invoke(toApiGatewayEvent(req, 'local'))
+      .then((result) => {
+        const { statusCode, headers, body } = result as APIGatewayProxyResult;
+        res.writeHead(statusCode, headers as Record<string, string>).end(body);
+      })
+      .catch(() => {
+        res.writeHead(500, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: 'internal_error', error_description: 'The broker failed; see its logs' }));
+      });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  return {
+    url: `http://${address}:${port}`,
+    invoke,
+    broker,
+    stop: () =>
+      new Promise((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
