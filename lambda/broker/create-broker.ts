@@ -21,7 +21,10 @@ export interface CreateBrokerOptions {
 export function createTokenBroker(config: BrokerConfig, options: CreateBrokerOptions): TokenBroker {
   const now = options.now ?? Date.now;
   let defaultClient: SecretsManagerClient | undefined;
-  const secretsManager = () => options.secretsManager ?? (defaultClient ??= new SecretsManagerClient({}));
+  const secretsManager = (): SecretsManagerClient => {
+    defaultClient ??= options.secretsManager ?? new SecretsManagerClient({});
+    return defaultClient;
+  };
   const endpointDeps = options.tokenEndpoint ?? realTokenEndpointDeps;
   const cache = new TokenCache({ stores: [new MemoryTokenStore(now), ...(options.sharedStores ?? [])], now });
   return new TokenBroker(config, {
