@@ -40,7 +40,7 @@ export interface ClientConfig {
   readonly refreshAt: number;
   /** Lifetime assumed when the server sends no `expires_in`. @default 300 (seconds) */
   readonly defaultExpiresInSeconds: number;
-  /** Timeout of one HTTP attempt to the token endpoint. @default 5000 */
+  /** Timeout of one HTTP attempt to the token endpoint. @default min(5000, deadlineMs) */
   readonly attemptTimeoutMs: number;
   /** Deadline for one token request including retries. @default 15000 (well under API Gateway's 29 s) */
   readonly deadlineMs: number;
@@ -156,9 +156,10 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
   const refreshAt = optionalNumber(c.refreshAt, `${path}.refreshAt`, { min: 0.1, max: 0.95 }) ?? 0.75;
   const defaultExpiresInSeconds =
     optionalInteger(c.defaultExpiresInSeconds, `${path}.defaultExpiresInSeconds`, { min: 1, max: 86_400 }) ?? 300;
-  const attemptTimeoutMs =
-    optionalInteger(c.attemptTimeoutMs, `${path}.attemptTimeoutMs`, { min: 100, max: 25_000 }) ?? 5_000;
   const deadlineMs = optionalInteger(c.deadlineMs, `${path}.deadlineMs`, { min: 100, max: 25_000 }) ?? 15_000;
+  const attemptTimeoutMs =
+    optionalInteger(c.attemptTimeoutMs, `${path}.attemptTimeoutMs`, { min: 100, max: 25_000 }) ??
+    Math.min(5_000, deadlineMs);
   if (attemptTimeoutMs > deadlineMs) {
     throw new ConfigError(
       `${path}.attemptTimeoutMs`,

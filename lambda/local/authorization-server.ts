@@ -22,6 +22,8 @@ export interface AuthorizationServer {
   readonly issuer: string;
   /** e.g. `http://127.0.0.1:5001/master/token` */
   readonly tokenEndpoint: string;
+  /** RFC 7662 introspection, for proving an issued token is real: `${issuer}/token/introspection`. */
+  readonly introspectionEndpoint: string;
   /** PEM (PKCS#8) private key registered for client `m2m-jwt` (private_key_jwt). */
   readonly m2mJwtPrivateKeyPem: string;
   /** Token endpoint requests received, successful or not. */
@@ -57,7 +59,11 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
     adapter: memoryAdapter(clients),
     jwks: { keys: [{ ...signingKey, use: 'sig', kid: 'local-signing-key' }] as never },
     cookies: { keys: ['local-only-cookie-key'] },
-    features: { clientCredentials: { enabled: true }, devInteractions: { enabled: false } },
+    features: {
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      devInteractions: { enabled: false },
+    },
     scopes: ['read', 'write'],
     ttl: { ClientCredentials: options.accessTokenTtlSeconds ?? 3600 },
   });
@@ -83,6 +89,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
   return {
     issuer,
     tokenEndpoint: `${issuer}/token`,
+    introspectionEndpoint: `${issuer}/token/introspection`,
     m2mJwtPrivateKeyPem: jwtClientKey.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
     tokenRequestCount: () => tokenRequests,
     setClientSecret(clientId, secret) {

@@ -1,0 +1,170 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
+import { type LocalBroker, startLocalBroker } from '../../lambda/local/local-broker.ts';
+import { type CapturedOutput, captureOutput } from './support/captured-output.ts';
+import { configFor, getToken, introspect } from './support/fixtures.ts';
+
+describe('Broker against a real authorization server (oidc-provider)', () => {
+  let server: AuthorizationServer;
+  const brokers: LocalBroker[] = [];
+
+  const broker = async (client: Parameters<typeof configFor>[1], extra?: Record<string, unknown>) => {
+    const started = await startLocalBroker({ config: configFor(server, client, extra) });
+    brokers.push(started);
+    return started;
+  };
+
+  beforeAll(async () => {
+    server = await startAuthorizationServer();
+  });
+  afterEach(async () => {
+    await Promise.all(brokers.splice(0).map((b) => b.stop()));
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it.each([
+    ['client_secret_post', { clientId: 'm2m', clientSecret: { value: 'password' } }],
+    ['client_secret_basic', { clientId: 'm2m-basic', clientSecret: { value: 'password' } }],
+  ])('serves an active token obtained with %s', async (authMethod, client) => {
+    // Prepare
+    const { url } = await broker({ ...client, authMethod });
+
+    // Act
+    const reply = await getToken(url, 'shop', 'read');
+
+    // Assess
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('cache-control')).toBe('no-store');
+    expect(reply.body).toMatchObject({ token_type: 'Bearer', scope: 'read', expires_in: 3600 });
+    expect(reply.body.expires_at).toBeTypeOf('number');
+    const introspection = await introspect(server, reply.body.access_token as string);
+    expect(introspection).toMatchObject({ active: true, client_id: client.clientId, scope: 'read' });
+  });
+
+  it('serves an active token obtained with private_key_jwt, the secret holding a PEM private key', async () => {
+    // Prepare
+    const { url } = await broker({
+      clientId: 'm2m-jwt',
+      authMethod: 'private_key_jwt',
+      clientSecret: { value: server.m2mJwtPrivateKeyPem },
+    });
+
+    // Act
+    const reply = await getToken(url, 'shop');
+
+    // Assess
+    expect(reply.status).toBe(200);
+    expect(reply.body.scope).toBe('read write');
+    const introspection = await introspect(server, reply.body.access_token as string);
+    expect(introspection).toMatchObject({ active: true, client_id: 'm2m-jwt', scope: 'read write' });
+  });
+
+  it('answers five concurrent requests for the same client and scopes with one token request', async () => {
+    // Prepare
+    const { url } = await broker({ clientSecret: { value: 'password' } });
+    const before = server.tokenRequestCount();
+
+    // Act
+    const replies = await Promise.all(Array.from({ length: 5 }, () => getToken(url, 'shop', 'write read')));
+
+    // Assess
+    expect(server.tokenRequestCount() - before).toBe(1);
+    expect(new Set(replies.map((r) => r.body.access_token)).size).toBe(1);
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+  });
+
+  it('serves the cached token again without asking the server, with the remaining lifetime', async () => {
+    // Prepare
+    const { url } = await broker({ clientSecret: { value: 'password' } });
+    const first = await getToken(url, 'shop', 'read');
+    const before = server.tokenRequestCount();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+
+    // Act
+    const second = await getToken(url, 'shop', 'read');
+
+    // Assess
+    expect(server.tokenRequestCount()).toBe(before);
+    expect(second.body.access_token).toBe(first.body.access_token);
+    expect(second.body.expires_at).toBe(first.body.expires_at);
+    expect(second.body.expires_in as number).toBeLessThan(first.body.expires_in as number);
+  });
+
+  describe('with a wrong client secret', () => {
+    let output: CapturedOutput;
+    beforeAll(() => {
+      output = captureOutput();
+    });
+    afterAll(() => output.restore());
+
+    it('answers 502 upstream_rejected, and neither the body nor the logs contain the secret', async () => {
+      // Prepare
+      const wrongSecret = 'not-the-password-8c1f';
+      const { url } = await broker({ clientSecret: { value: wrongSecret } });
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(502);
+      expect(reply.body.error).toBe('upstream_rejected');
+      expect(reply.body.error_description).toMatch(/rejected the credentials of client shop/);
+      expect(JSON.stringify(reply.body)).not.toContain(wrongSecret);
+      const logs = output.text();
+      expect(logs).toMatch(/upstream_rejected/);
+      expect(logs).not.toContain(wrongSecret);
+      expect(logs).not.toContain(Buffer.from(`m2m:${wrongSecret}`).toString('base64'));
+    });
+  });
+});
+
+describe('Broker when the authorization server goes away', () => {
+  it('keeps serving a cached token that is past its refresh point but still valid', async () => {
+    // Prepare: 4 s tokens refreshed at half their lifetime.
+    const server = await startAuthorizationServer({ accessTokenTtlSeconds: 4 });
+    const local = await startLocalBroker({
+      config: configFor(server, { clientSecret: { value: 'password' }, refreshAt: 0.5, deadlineMs: 1000 }),
+    });
+    const output = captureOutput();
+    try {
+      const first = await getToken(local.url, 'shop', 'read');
+      await new Promise((resolve) => setTimeout(resolve, 2200));
+      await server.stop();
+
+      // Act
+      const second = await getToken(local.url, 'shop', 'read');
+
+      // Assess
+      expect(second.status).toBe(200);
+      expect(second.body.access_token).toBe(first.body.access_token);
+      expect(second.body.expires_in as number).toBeLessThanOrEqual(2);
+      expect(output.text()).toMatch(/serving the current token/);
+    } finally {
+      output.restore();
+      await local.stop();
+    }
+  });
+
+  it('answers 503 upstream_unavailable with Retry-After when there is no valid token', async () => {
+    // Prepare
+    const server = await startAuthorizationServer();
+    const config = configFor(server, { clientSecret: { value: 'password' }, deadlineMs: 1000 });
+    await server.stop();
+    const local = await startLocalBroker({ config });
+    const output = captureOutput();
+    try {
+      // Act
+      const reply = await getToken(local.url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(503);
+      expect(reply.body.error).toBe('upstream_unavailable');
+      expect(Number(reply.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      output.restore();
+      await local.stop();
+    }
+  });
+});

@@ -1,0 +1,45 @@
+import { type BrokerConfig, parseBrokerConfig } from '../../../lambda/broker/config.ts';
+import type { AuthorizationServer } from '../../../lambda/local/authorization-server.ts';
+
+/** A one-client broker configuration against the embedded authorization server. */
+export function configFor(
+  server: AuthorizationServer,
+  client: Record<string, unknown> & { clientSecret: unknown },
+  extra: Record<string, unknown> = {},
+): BrokerConfig {
+  return parseBrokerConfig(
+    {
+      clients: [
+        { name: 'shop', tokenEndpoint: server.tokenEndpoint, clientId: 'm2m', scopes: ['read', 'write'], ...client },
+      ],
+      ...extra,
+    },
+    { allowLiteralSecrets: true },
+  );
+}
+
+/** RFC 7662 introspection at the authorization server: proves a served token is real and active. */
+export async function introspect(server: AuthorizationServer, token: string): Promise<Record<string, unknown>> {
+  const response = await fetch(server.introspectionEndpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token, client_id: 'm2m', client_secret: 'password' }),
+  });
+  return (await response.json()) as Record<string, unknown>;
+}
+
+export interface TokenReply {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+export async function getToken(brokerUrl: string, client: string, scope?: string): Promise<TokenReply> {
+  const query = scope === undefined ? '' : `?scope=${encodeURIComponent(scope)}`;
+  const response = await fetch(`${brokerUrl}/clients/${client}/token${query}`);
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as Record<string, unknown>,
+  };
+}

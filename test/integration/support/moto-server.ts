@@ -1,0 +1,79 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/**
+ * A real Secrets Manager API: moto's server, started by the tests on loopback.
+ *
+ * Where python's moto is not installed, tests that need it skip and say why; under CI (`CI=true`)
+ * a missing moto is a failure, never a skip.
+ */
+export interface MotoServer {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+export const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
+export const MOTO_REGION = 'us-east-1';
+
+/** Why moto cannot run here, or `undefined` when it can. */
+export function motoUnavailableReason(): string | undefined {
+  try {
+    execFileSync('python3', ['-c', 'import moto.server'], { stdio: 'ignore', timeout: 20_000 });
+    return undefined;
+  } catch {
+    const reason = 'python3 -m moto.server is not available (pip install "moto[server]")';
+    if (process.env.CI === 'true') throw new Error(`${reason}: required under CI`);
+    return reason;
+  }
+}
+
+export async function startMotoServer(): Promise<MotoServer> {
+  const port = await freePort();
+  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr = (stderr + String(chunk)).slice(-4000);
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  await waitUntilReady(endpoint, child, () => stderr);
+  return { endpoint, stop: () => stopChild(child) };
+}
+
+async function waitUntilReady(endpoint: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`moto server exited (${child.exitCode}): ${stderr()}`);
+    try {
+      const response = await fetch(`${endpoint}/moto-api/`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`moto server did not start within 20 s: ${stderr()}`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
