@@ -22,7 +22,7 @@ export interface LocalBrokerOptions {
   readonly secretsManager?: SecretsManagerClient;
   /** @default global fetch, real timers */
   readonly tokenEndpoint?: TokenEndpointDeps;
-  /** @default a Powertools logger at INFO, or LOG_LEVEL */
+  /** @default a Powertools logger at POWERTOOLS_LOG_LEVEL, INFO when unset */
   readonly logger?: Logger;
 }
 
@@ -45,7 +45,7 @@ const FUNCTION_TIMEOUT_MS = 25_000;
 export async function startLocalBroker(options: LocalBrokerOptions): Promise<LocalBroker> {
   // Outside Lambda, EMF metrics would only clutter the console.
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  const logger = options.logger ?? new Logger({ serviceName: 'token-broker', logLevel: 'INFO' });
+  const logger = options.logger ?? new Logger({ serviceName: 'token-broker' });
   const metrics = new Metrics({ namespace: 'M2MTokenBroker', serviceName: 'token-broker' });
   const broker = createTokenBroker(options.config, {
     telemetry: powertoolsTelemetry(logger, metrics),

@@ -18,12 +18,18 @@ export function configFor(
   );
 }
 
-/** RFC 7662 introspection at the authorization server: proves a served token is real and active. */
+/**
+ * RFC 7662 introspection at the authorization server: proves a served token is real and active.
+ * It authenticates as `m2m-basic`, whose secret the tests never rotate.
+ */
 export async function introspect(server: AuthorizationServer, token: string): Promise<Record<string, unknown>> {
   const response = await fetch(server.introspectionEndpoint, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token, client_id: 'm2m', client_secret: 'password' }),
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from('m2m-basic:password').toString('base64')}`,
+    },
+    body: new URLSearchParams({ token }),
   });
   return (await response.json()) as Record<string, unknown>;
 }
