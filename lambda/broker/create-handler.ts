@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
@@ -9,7 +10,7 @@ import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { type BrokerError, toBrokerError } from './errors.ts';
 import { classifyEvent, parseApiRequest, parseDirectRequest } from './events.ts';
 import { type BrokerReply, errorReply, toApiGatewayResult, toDirectResult, tokenReply } from './responses.ts';
-import { describeError } from './telemetry.ts';
+import { describeError, METRIC } from './telemetry.ts';
 import type { TokenBroker, TokenRequest, WarmUpSummary } from './token-broker.ts';
 
 export interface HandlerDeps {
@@ -38,9 +39,11 @@ export function createHandler({ broker, logger, metrics, tracer }: HandlerDeps) 
         source: token.source,
         expiresIn: token.expiresIn,
       });
+      metrics.addMetric(METRIC.tokenServed, MetricUnit.Count, 1);
       return tokenReply(token);
     } catch (error) {
       const brokerError = toBrokerError(error);
+      metrics.addMetric(METRIC.requestFailed, MetricUnit.Count, 1);
       log(logger, brokerError, tokenRequest?.client);
       return errorReply(brokerError);
     }
@@ -51,6 +54,7 @@ export function createHandler({ broker, logger, metrics, tracer }: HandlerDeps) 
     switch (invocation.kind) {
       case 'warmup': {
         const summary = await broker.warmUp();
+        metrics.addMetric(METRIC.warmUpFailure, MetricUnit.Count, summary.failed);
         logger[summary.failed > 0 ? 'warn' : 'info']('Warm-up done', { ...summary });
         return summary;
       }

@@ -7,6 +7,9 @@ import type { BrokerTelemetry } from './token-broker.ts';
  * Metric names are part of the deployed product: the CDK construct alarms on `UpstreamFailure`.
  */
 export const METRIC = {
+  tokenServed: 'TokenServed',
+  requestFailed: 'RequestFailed',
+  warmUpFailure: 'WarmUpFailure',
   tokenFetched: 'TokenFetched',
   upstreamFailure: 'UpstreamFailure',
   staleTokenServed: 'StaleTokenServed',
