@@ -1,0 +1,49 @@
+import { TokenBrokerConfigError } from './errors.ts';
+import type { TokenRequest } from './token-transport.ts';
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Validates the broker's base URL (the API stage's invoke URL, e.g.
+ * `https://abc123.execute-api.eu-west-1.amazonaws.com/prod`) and returns it with a trailing slash,
+ * ready to resolve relative paths against. `http:` is accepted for loopback hosts only (the local broker).
+ */
+export function parseBrokerUrl(value: string, field: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TokenBrokerConfigError(field, `"${value}" is not an absolute URL`);
+  }
+  const loopbackHttp = url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+  if (url.protocol !== 'https:' && !loopbackHttp) {
+    throw new TokenBrokerConfigError(field, 'must use https: (http: only for localhost)');
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new TokenBrokerConfigError(field, 'must not contain credentials, a query or a fragment');
+  }
+  if (!url.pathname.endsWith('/')) url.pathname = `${url.pathname}/`;
+  return url;
+}
+
+/** The token resource of a request: `{base}clients/{client}/token[?scope=...]`. */
+export function tokenUrl(base: URL, request: TokenRequest): { url: URL; query: Record<string, string> } {
+  const url = new URL(`clients/${encodeURIComponent(request.client)}/token`, base);
+  const query: Record<string, string> = {};
+  if (request.scopes !== undefined) {
+    query.scope = request.scopes.join(' ');
+    // Encoded exactly as SigV4 encodes it in the canonical query (RFC 3986, space as %20), so
+    // what is sent is what was signed. URLSearchParams would send `+` for the space.
+    url.search = `scope=${encodeRfc3986(query.scope)}`;
+  }
+  return { url, query };
+}
+
+/** Region of an `execute-api` host name: `{api}.execute-api.{region}.amazonaws.com`. */
+export function regionOfApiHost(hostname: string): string | undefined {
+  return /^[^.]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/.exec(hostname)?.[1];
+}
+
+function encodeRfc3986(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}

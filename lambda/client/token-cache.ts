@@ -1,0 +1,58 @@
+import type { BrokerToken, ReceivedToken } from './broker-response.ts';
+
+/** Longest margin before expiry at which a cached token is refreshed. */
+export const MAX_REFRESH_MARGIN_MS = 60_000;
+/** Share of the remaining lifetime kept as margin, for tokens too short-lived for a full minute. */
+export const REFRESH_MARGIN_SHARE = 0.1;
+
+/**
+ * When a token received at `receivedAtMs` stops being served from the cache: shortly before it
+ * expires, with a margin of 60 s or 10 % of its remaining lifetime, whichever is smaller. The
+ * margin leaves a caller time to use the token; the broker refreshes its own copy earlier still.
+ */
+export function refreshAtMs(receivedAtMs: number, lifetimeMs: number): number {
+  return receivedAtMs + lifetimeMs - Math.min(MAX_REFRESH_MARGIN_MS, lifetimeMs * REFRESH_MARGIN_SHARE);
+}
+
+interface Entry {
+  readonly token: BrokerToken;
+  readonly refreshAtMs: number;
+}
+
+/**
+ * In-memory tokens by key (client and scope set). A fresh entry is served without a request;
+ * concurrent callers that miss share one in-flight load; a failed load leaves nothing behind,
+ * so the next call tries again.
+ */
+export class TokenCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #inFlight = new Map<string, Promise<Entry>>();
+
+  constructor(private readonly now: () => number) {}
+
+  async get(key: string, load: () => Promise<ReceivedToken>): Promise<BrokerToken> {
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && this.now() < entry.refreshAtMs) return entry.token;
+    let pending = this.#inFlight.get(key);
+    if (pending === undefined) {
+      pending = this.#load(key, load);
+      this.#inFlight.set(key, pending);
+    }
+    return (await pending).token;
+  }
+
+  async #load(key: string, load: () => Promise<ReceivedToken>): Promise<Entry> {
+    try {
+      const received = await load();
+      const entry = { token: received.token, refreshAtMs: refreshAtMs(this.now(), received.lifetimeMs) };
+      this.#entries.set(key, entry);
+      return entry;
+    } catch (error) {
+      // The old entry is past its refresh point: serving it after a failure would hand out a token about to expire.
+      this.#entries.delete(key);
+      throw error;
+    } finally {
+      this.#inFlight.delete(key);
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { TokenBrokerError } from './errors.ts';
+import type { TokenRequest } from './token-transport.ts';
+
+/** The broker's client names: `[a-z0-9-]{1,64}` (they are a URL path segment). */
+const CLIENT_NAME_PATTERN = /^[a-z0-9-]{1,64}$/;
+/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
+const SCOPE_TOKEN_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/**
+ * Checks a request before anything is sent, so a typo fails fast and no caller input ever
+ * reaches the URL path unchecked. Scopes come back sorted and de-duplicated: the same set in any
+ * order is one cache entry and one request.
+ */
+export function normalizeTokenRequest(request: TokenRequest): TokenRequest {
+  if (typeof request.client !== 'string' || !CLIENT_NAME_PATTERN.test(request.client)) {
+    throw new TokenBrokerError('invalid_request', 'client must match [a-z0-9-]{1,64}');
+  }
+  // An empty list asks for nothing in particular, like no list: the client's default scopes.
+  if (request.scopes === undefined || request.scopes.length === 0) return { client: request.client };
+  for (const scope of request.scopes) {
+    if (typeof scope !== 'string' || !SCOPE_TOKEN_PATTERN.test(scope)) {
+      throw new TokenBrokerError('invalid_request', 'each scope must be an RFC 6749 §3.3 scope-token');
+    }
+  }
+  return { client: request.client, scopes: [...new Set(request.scopes)].sort() };
+}
+
+/** Cache key of a normalized request: the client and its scope set (or the default set). */
+export function cacheKey(request: TokenRequest): string {
+  return JSON.stringify([request.client, request.scopes ?? null]);
+}
