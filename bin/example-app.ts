@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { BrokerConfigInput } from '../lib/broker-config-input.ts';
+import { PROJECT_ROOT } from '../lib/bundling.ts';
+import { TokenBrokerStack } from '../lib/token-broker-stack.ts';
+
+/** Used when no `-c config=...` is given, so `cdk synth` works with no arguments. */
+export const DEFAULT_CONFIG_FILE = `${PROJECT_ROOT}bin/example-clients.json`;
+
+/**
+ * The example app, configured from context only (no lookups, so `cdk synth` needs no credentials):
+ * - `config`: the clients JSON file, in the runtime's schema (default `bin/example-clients.json`)
+ * - `vpcEndpointId`: an existing `execute-api` endpoint (default: a new VPC with one)
+ * - `consumer`: `false` to leave out the example consumer
+ * - `apiGatewayCloudWatchRole`: `false` when the account already has API Gateway's logging role
+ * - `reservedConcurrency`: the broker's reserved concurrency (default: none)
+ * - `stackName` (default `TokenBroker`), `account` and `region` (default: environment-agnostic)
+ */
+export function buildExampleApp(app: App): TokenBrokerStack {
+  const context = (key: string): string | undefined => {
+    const value: unknown = app.node.tryGetContext(key);
+    return value === undefined || value === null ? undefined : String(value);
+  };
+  const account = context('account');
+  const region = context('region');
+  const stack = new TokenBrokerStack(app, context('stackName') ?? 'TokenBroker', {
+    description: 'OAuth 2.0 client-credentials token broker (private API, IAM authorized)',
+    ...(account || region ? { env: { account, region } } : {}),
+    config: readConfigFile(context('config') ?? DEFAULT_CONFIG_FILE),
+    vpcEndpointId: context('vpcEndpointId'),
+    exampleConsumer: booleanContext('consumer', context('consumer')),
+    apiGatewayCloudWatchRole: booleanContext('apiGatewayCloudWatchRole', context('apiGatewayCloudWatchRole')),
+    reservedConcurrency: numberContext('reservedConcurrency', context('reservedConcurrency')),
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stack;
+}
+
+/** The file is only JSON-decoded here: the construct validates it with the runtime's parser. */
+function readConfigFile(path: string): BrokerConfigInput {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`Context config: cannot read ${file}`, { cause: error });
+  }
+  try {
+    return JSON.parse(text) as BrokerConfigInput;
+  } catch (error) {
+    throw new Error(`Context config: ${file} is not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+}
+
+function booleanContext(key: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new Error(`Context ${key} must be true or false (got "${value}")`);
+}
+
+function numberContext(key: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`Context ${key} must be a number (got "${value}")`);
+  return n;
+}

@@ -1,0 +1,61 @@
+import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { nodejsFunctionDefaults, SOURCE_MAPS_ENV } from './bundling.ts';
+
+/** Powertools settings; the alarm on `UpstreamFailure` depends on the namespace and service name. */
+export const BROKER_SERVICE_NAME = 'token-broker';
+export const BROKER_METRICS_NAMESPACE = 'M2MTokenBroker';
+
+export interface BrokerFunctionProps {
+  /** JSON text of the runtime configuration, secret ARNs filled in. Never a secret value. */
+  readonly configJson: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly reservedConcurrency?: number;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** The broker Lambda, with its own log group and a role that starts with no permissions but its logs. */
+export class BrokerFunction extends Construct {
+  readonly function: nodejs.NodejsFunction;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: BrokerFunctionProps) {
+    super(scope, id);
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // An explicit role instead of AWSLambdaBasicExecutionRole, whose log actions apply to every log group.
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Token broker function: writes its own logs, reads the configured client secrets',
+    });
+    this.logGroup.grantWrite(role);
+
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      ...nodejsFunctionDefaults('lambda/broker/handler.ts'),
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      role,
+      logGroup: this.logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      description: 'OAuth 2.0 client-credentials token broker',
+      environment: {
+        BROKER_CONFIG: props.configJson,
+        POWERTOOLS_SERVICE_NAME: BROKER_SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: BROKER_METRICS_NAMESPACE,
+        ...SOURCE_MAPS_ENV,
+      },
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason: 'Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource ARN.',
+    });
+  }
+}

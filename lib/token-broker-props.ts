@@ -1,0 +1,118 @@
+import type { Duration } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { BrokerConfigInput } from './broker-config-input.ts';
+import type { ExistingClientSecret } from './client-secrets.ts';
+
+export interface TokenBrokerProps {
+  /**
+   * The clients, in the runtime's configuration schema (`lambda/broker/config.ts`). A client's
+   * `clientSecret` is `{ secretId: name or ARN, field? }` for an existing secret, or is omitted:
+   * then the secret comes from `clientSecrets`, or the construct creates one with a placeholder
+   * value and an output with the command that puts the real one. Literal `{ value }` secrets are
+   * refused. Validated at synth time by the runtime's own parser.
+   */
+  readonly config: BrokerConfigInput;
+
+  /**
+   * Existing secrets given as constructs, by client name, for clients whose `clientSecret` is
+   * omitted in `config`. Use this for a secret encrypted with a customer managed key (set the
+   * secret's `encryptionKey`), so the function may also decrypt with that key.
+   * @default - none: omitted secrets are created with a placeholder value
+   */
+  readonly clientSecrets?: Readonly<Record<string, ExistingClientSecret>>;
+
+  /**
+   * Existing interface VPC endpoints for `execute-api` through which the API may be called, e.g.
+   * `InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(this, 'E', { vpcEndpointId, port: 443 })`.
+   * Give either this or `vpc`.
+   * @default - an endpoint created in `vpc`
+   */
+  readonly vpcEndpoints?: readonly ec2.IVpcEndpoint[];
+
+  /**
+   * The VPC in which to create an `execute-api` interface endpoint (private DNS on, port 443 open
+   * to the VPC's CIDR). Give either this or `vpcEndpoints`.
+   * @default - none: `vpcEndpoints` must be given
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * Subnets of `vpc` for the created endpoint.
+   * @default - the VPC's private subnets, else its isolated ones (one per AZ)
+   */
+  readonly vpcEndpointSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Memory of the broker function, in MiB (also buys CPU for cold start and JWT signing).
+   * @default 512
+   */
+  readonly memorySize?: number;
+
+  /**
+   * Reserved concurrency of the broker function: caps the load on the authorization servers and
+   * keeps other functions from starving the broker. Must leave the account's unreserved minimum
+   * (100 unreserved executions; a new account's whole quota may be only 10), which is why it is
+   * off unless set.
+   * @default no reservation (the function uses the account's unreserved pool)
+   */
+  readonly reservedConcurrency?: number;
+
+  /**
+   * Timeout of the broker function. Must exceed every client's `deadlineMs` and stay below API
+   * Gateway's 29 s integration timeout, so a slow token request ends as the broker's own error.
+   * @default the largest `deadlineMs` (15 s unless configured) plus 5 s, at most 28 s
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * Retention of the function's logs and the API's access logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Stage name, the last segment of the invoke URL.
+   * @default 'v1'
+   */
+  readonly stageName?: string;
+
+  /**
+   * Steady-state requests per second the stage accepts, all clients together.
+   * @default 50
+   */
+  readonly throttlingRateLimit?: number;
+
+  /**
+   * Burst of requests the stage accepts above the rate limit.
+   * @default 100
+   */
+  readonly throttlingBurstLimit?: number;
+
+  /**
+   * Create the account-wide role that lets API Gateway write logs (`AWS::ApiGateway::Account`).
+   * Access logs need it; it is set once per account and region, so leave this off when the
+   * account already has one.
+   * @default false
+   */
+  readonly apiGatewayCloudWatchRole?: boolean;
+
+  /**
+   * Invoke the function on a schedule with `{ "warmup": true }`.
+   * @default true
+   */
+  readonly warmUp?: boolean;
+
+  /**
+   * Interval of the warm-up schedule, in whole minutes.
+   * @default Duration.minutes(5)
+   */
+  readonly warmUpInterval?: Duration;
+
+  /**
+   * Topic notified when an alarm fires and when it recovers.
+   * @default - alarms without actions
+   */
+  readonly alarmTopic?: sns.ITopic;
+}

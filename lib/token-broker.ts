@@ -1,0 +1,161 @@
+import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import { BrokerAlarms } from './broker-alarms.ts';
+import { type BrokerConfigInput, validateBrokerConfig } from './broker-config-input.ts';
+import { BROKER_METRICS_NAMESPACE, BROKER_SERVICE_NAME, BrokerFunction } from './broker-function.ts';
+import { ClientSecrets, secretIdOf } from './client-secrets.ts';
+import { PrivateTokenApi } from './private-token-api.ts';
+import type { TokenBrokerProps } from './token-broker-props.ts';
+import { validateTokenBrokerProps } from './validate-token-broker-props.ts';
+import { WarmUpSchedule } from './warm-up-schedule.ts';
+
+/** Environment variable the caller library reads the broker's invoke URL from. */
+export const TOKEN_BROKER_URL_ENV = 'TOKEN_BROKER_URL';
+
+/**
+ * The OAuth 2.0 client-credentials token broker: a Lambda function behind a private, IAM
+ * authorized REST API, the client secrets it reads, a warm-up schedule and alarms.
+ *
+ * Callers get a token with `GET {brokerUrl}clients/{name}/token`, signed with SigV4, from inside
+ * a VPC whose `execute-api` endpoint is allowed. Give a caller access with `grantTokenAccess`.
+ */
+export class TokenBroker extends Construct {
+  /** The stage's invoke URL, ending in `/`: the value of `TOKEN_BROKER_URL` for callers. */
+  readonly brokerUrl: string;
+  readonly function: lambda.Function;
+  readonly api: PrivateTokenApi;
+  /** The `execute-api` endpoint the construct created in `vpc`, if it created one. */
+  readonly vpcEndpoint?: ec2.InterfaceVpcEndpoint;
+  readonly alarms: readonly cloudwatch.Alarm[];
+  readonly clientNames: readonly string[];
+
+  constructor(scope: Construct, id: string, props: TokenBrokerProps) {
+    super(scope, id);
+    const clientSecretsProp = props.clientSecrets ?? {};
+    const parsed = validateBrokerConfig(props.config, new Set(Object.keys(clientSecretsProp)));
+    const maxDeadlineMs = Math.max(...parsed.clients.map((c) => c.deadlineMs));
+    const settings = validateTokenBrokerProps(props, maxDeadlineMs);
+    this.clientNames = parsed.clients.map((c) => c.name);
+
+    const secrets = new ClientSecrets(this, 'Secrets', { clients: props.config.clients, existing: clientSecretsProp });
+    const broker = new BrokerFunction(this, 'Broker', {
+      configJson: Stack.of(this).toJsonString(runtimeConfig(props.config, secrets)),
+      memorySize: settings.memorySize,
+      timeout: settings.timeout,
+      reservedConcurrency: settings.reservedConcurrency,
+      logRetention: settings.logRetention,
+    });
+    this.function = broker.function;
+    secrets.grantRead(this.function);
+
+    this.vpcEndpoint = props.vpc
+      ? new ec2.InterfaceVpcEndpoint(this, 'ExecuteApiEndpoint', {
+          vpc: props.vpc,
+          service: ec2.InterfaceVpcEndpointAwsService.APIGATEWAY,
+          privateDnsEnabled: true,
+          subnets: props.vpcEndpointSubnets,
+          open: true,
+        })
+      : undefined;
+    if (this.vpcEndpoint) {
+      Validations.of(this.vpcEndpoint).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-EC23',
+        reason:
+          "The endpoint's security group admits port 443 from the VPC's own CIDR block only (a reference nag " +
+          'cannot resolve), not from 0.0.0.0/0.',
+      });
+    }
+    this.api = new PrivateTokenApi(this, 'Api', {
+      handler: this.function,
+      clientNames: this.clientNames,
+      vpcEndpoints: this.vpcEndpoint ? [this.vpcEndpoint] : (props.vpcEndpoints ?? []),
+      stageName: settings.stageName,
+      throttlingRateLimit: settings.throttlingRateLimit,
+      throttlingBurstLimit: settings.throttlingBurstLimit,
+      logRetention: settings.logRetention,
+      cloudWatchRole: props.apiGatewayCloudWatchRole ?? false,
+    });
+    this.brokerUrl = this.api.api.url;
+
+    const warmUp = settings.warmUpInterval
+      ? new WarmUpSchedule(this, 'WarmUp', { handler: this.function, interval: settings.warmUpInterval })
+      : undefined;
+    if (warmUp) {
+      // Only the warm-up invokes asynchronously; retrying a failed warm-up is pointless, the
+      // failure already shows in the function's Errors alarm.
+      this.function.configureAsyncInvoke({ retryAttempts: 0 });
+    }
+    this.alarms = new BrokerAlarms(this, 'Alarms', {
+      function: this.function,
+      stage: this.api.api.deploymentStage,
+      // Published by the broker (lambda/broker/telemetry.ts) for each token request that failed after retries.
+      upstreamFailures: new cloudwatch.Metric({
+        namespace: BROKER_METRICS_NAMESPACE,
+        metricName: 'UpstreamFailure',
+        dimensionsMap: { service: BROKER_SERVICE_NAME },
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.minutes(5),
+      }),
+      warmUpFailures: warmUp?.metricFailedInvocations(),
+      topic: props.alarmTopic,
+    }).alarms;
+
+    new CfnOutput(this, 'BrokerUrl', {
+      description: `Token broker invoke URL: set it as ${TOKEN_BROKER_URL_ENV} of the functions that need tokens`,
+      value: this.brokerUrl,
+    });
+    new CfnOutput(this, 'BrokerFunctionName', {
+      description: 'Token broker function, for direct invocation (TOKEN_BROKER_FUNCTION)',
+      value: this.function.functionName,
+    });
+  }
+
+  /**
+   * Lets `grantee` get tokens of client `clientName`, and no other: `execute-api:Invoke` on
+   * exactly that client's method ARN.
+   *
+   * @throws when no client is named `clientName`
+   */
+  grantTokenAccess(grantee: iam.IGrantable, clientName: string): iam.Grant {
+    const method = this.api.tokenMethod(clientName);
+    if (!method) {
+      throw new Error(
+        `grantTokenAccess: clientName "${clientName}" is not a configured client (known: ${this.clientNames.join(', ')})`,
+      );
+    }
+    return iam.Grant.addToPrincipal({ grantee, actions: ['execute-api:Invoke'], resourceArns: [method.methodArn] });
+  }
+
+  /**
+   * Lets `grantee` invoke the broker function directly. A direct invocation can ask for any
+   * client's token: prefer `grantTokenAccess`, which IAM limits to one client.
+   */
+  grantDirectInvoke(grantee: iam.IGrantable): iam.Grant {
+    return this.function.grantInvoke(grantee);
+  }
+
+  /** Sets `TOKEN_BROKER_URL` on `consumer` and grants it the tokens of `clientName`. */
+  configureConsumer(consumer: lambda.Function, clientName: string): iam.Grant {
+    const grant = this.grantTokenAccess(consumer, clientName);
+    consumer.addEnvironment(TOKEN_BROKER_URL_ENV, this.brokerUrl);
+    return grant;
+  }
+}
+
+/** The configuration the function gets: every client's secret named by ARN, the rest as given. */
+function runtimeConfig(config: BrokerConfigInput, secrets: ClientSecrets): BrokerConfigInput {
+  return {
+    ...config,
+    clients: config.clients.map((client) => {
+      const { secret, field } = secrets.of(client.name);
+      return {
+        ...client,
+        clientSecret: field === undefined ? { secretId: secretIdOf(secret) } : { secretId: secretIdOf(secret), field },
+      };
+    }),
+  };
+}

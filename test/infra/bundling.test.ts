@@ -1,0 +1,33 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TokenBroker } from '../../lib/token-broker.ts';
+import { importEndpoint, TWO_CLIENTS } from './synth.ts';
+
+describe('Bundling: broker function', () => {
+  let assetDir: string;
+
+  beforeAll(() => {
+    // Prepare: bundling on (no skip context), as `cdk synth` and `cdk deploy` run it.
+    const outdir = mkdtempSync(join(tmpdir(), 'token-broker-bundle-'));
+    const app = new App({ outdir });
+    const stack = new Stack(app, 'Bundled');
+    new TokenBroker(stack, 'Broker', { config: TWO_CLIENTS, vpcEndpoints: [importEndpoint(stack)] });
+    app.synth();
+    const bundles = readdirSync(outdir).filter((d) => d.startsWith('asset.'));
+    expect(bundles).toHaveLength(1);
+    assetDir = join(outdir, bundles[0] as string);
+  });
+
+  it('builds one minified ES module with the AWS SDK inside, a require shim and a source map', () => {
+    const code = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
+
+    expect(code.startsWith("import { createRequire } from 'node:module';")).toBe(true);
+    expect(code).toContain('SecretsManager');
+    expect(code).not.toMatch(/from\s*["']@aws-sdk\//);
+    expect(code.length / code.split('\n').length).toBeGreaterThan(1000);
+    expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
+  });
+});

@@ -1,0 +1,180 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildExampleApp } from '../../bin/example-app.ts';
+import type { TokenBrokerStack } from '../../lib/token-broker-stack.ts';
+import { EXISTING_ENDPOINT_ID, NO_BUNDLING } from './synth.ts';
+
+interface Synthesized {
+  readonly stack: TokenBrokerStack;
+  readonly template: Template;
+  /** Findings cdk-nag left unacknowledged (none when synthesis passes validation). */
+  readonly findings: string[];
+}
+
+/** Synthesizes the example app as `cdk synth` does, with cdk-nag's AwsSolutions checks. */
+function synthExampleApp(context: Record<string, string> = {}): Synthesized {
+  const outdir = mkdtempSync(join(tmpdir(), 'token-broker-app-'));
+  const app = new App({ outdir, context: { ...NO_BUNDLING, ...context } });
+  const stack = buildExampleApp(app);
+  let failure: unknown;
+  try {
+    app.synth();
+  } catch (error) {
+    failure = error;
+  }
+  const reportFile = join(outdir, 'validation-report.json');
+  const findings = existsSync(reportFile) ? findingsIn(JSON.parse(readFileSync(reportFile, 'utf8'))) : [];
+  if (failure && findings.length === 0) throw failure;
+  return { stack, template: Template.fromStack(stack), findings };
+}
+
+function findingsIn(report: {
+  pluginReports: { violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[] }[];
+}): string[] {
+  return report.pluginReports.flatMap((p) =>
+    p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)),
+  );
+}
+
+/** Every acknowledgement recorded in the tree: `[path, rule id, reason]`. */
+function acknowledgements(root: IConstruct): [string, string, string][] {
+  return root.node
+    .findAll()
+    .flatMap((c) =>
+      c.node.metadata
+        .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((m) =>
+          Object.entries(m.data as Record<string, string>).map(([id, reason]) => [c.node.path, id, reason]),
+        ),
+    ) as [string, string, string][];
+}
+
+describe('App: example (new VPC, example consumer)', () => {
+  let synthesized: Synthesized;
+
+  beforeAll(() => {
+    synthesized = synthExampleApp();
+  });
+
+  it('passes cdk-nag AwsSolutions checks with no unacknowledged finding', () => {
+    expect(synthesized.findings).toEqual([]);
+  });
+
+  it('gives every acknowledgement a specific reason', () => {
+    const acks = acknowledgements(synthesized.stack).filter(([, id]) => id.startsWith('AwsSolutions::'));
+
+    expect(acks.length).toBeGreaterThan(0);
+    for (const [path, id, reason] of acks) {
+      expect(reason.length, `${id} at ${path}`).toBeGreaterThan(60);
+    }
+    expect(new Set(acks.map(([, , reason]) => reason)).size).toBeGreaterThan(5);
+  });
+
+  it('builds a minimal VPC: isolated subnets only, no NAT, flow logs on', () => {
+    const { template } = synthesized;
+
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    template.resourceCountIs('AWS::EC2::Subnet', 2);
+    template.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC' });
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      ServiceName: { 'Fn::Join': ['', Match.arrayWith(['.execute-api'])] },
+    });
+  });
+
+  it('wires the example consumer to the first client: URL, client name, and that one method ARN', () => {
+    const { template, stack } = synthesized;
+
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      VpcConfig: Match.anyValue(),
+      Environment: {
+        Variables: Match.objectLike({
+          TOKEN_BROKER_URL: stack.resolve(stack.broker.brokerUrl),
+          TOKEN_BROKER_CLIENT: 'shop',
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Action: 'execute-api:Invoke',
+            Resource: { 'Fn::Join': ['', Match.arrayWith(['/GET/clients/shop/token'])] },
+          }),
+        ],
+      },
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', { IpProtocol: 'tcp', FromPort: 443, ToPort: 443 });
+  });
+
+  it("creates API Gateway's logging role, which access logs need", () => {
+    synthesized.template.resourceCountIs('AWS::ApiGateway::Account', 1);
+  });
+});
+
+describe('App: example (context variants)', () => {
+  it('uses an existing endpoint by id, without VPC or consumer, and still passes cdk-nag', () => {
+    const { template, findings } = synthExampleApp({
+      vpcEndpointId: EXISTING_ENDPOINT_ID,
+      apiGatewayCloudWatchRole: 'false',
+    });
+
+    expect(findings).toEqual([]);
+    template.resourceCountIs('AWS::EC2::VPC', 0);
+    template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      EndpointConfiguration: { Types: ['PRIVATE'], VpcEndpointIds: [EXISTING_ENDPOINT_ID] },
+    });
+  });
+
+  it('leaves the consumer out with consumer=false', () => {
+    const { template } = synthExampleApp({ consumer: 'false' });
+
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.resourceCountIs('AWS::EC2::VPC', 1);
+  });
+
+  it('reads the clients from the file named by context config', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'token-broker-config-'));
+    const file = join(dir, 'clients.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        clients: [
+          {
+            name: 'erp',
+            tokenEndpoint: 'https://idp.example.com/token',
+            clientId: 'erp',
+            clientSecret: { secretId: 'erp' },
+          },
+        ],
+      }),
+    );
+
+    const { template } = synthExampleApp({ config: file, consumer: 'false' });
+
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'erp' });
+  });
+
+  it('fails with the field name when the config file is invalid', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'token-broker-config-'));
+    const file = join(dir, 'clients.json');
+    writeFileSync(file, JSON.stringify({ clients: [{ name: 'Shop', tokenEndpoint: 'https://x', clientId: 'a' }] }));
+
+    expect(() => synthExampleApp({ config: file })).toThrow('config.clients[0].name "Shop" must match [a-z0-9-]{1,64}');
+  });
+
+  it('refuses the consumer together with an existing endpoint', () => {
+    expect(() => synthExampleApp({ vpcEndpointId: EXISTING_ENDPOINT_ID, consumer: 'true' })).toThrow(
+      'exampleConsumer needs the VPC this stack creates',
+    );
+  });
+});
