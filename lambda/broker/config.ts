@@ -131,7 +131,9 @@ export function parseBrokerConfigJson(text: string, source: string, options: Par
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(source, `is not valid JSON (${(error as Error).message})`);
+    // Only the position: Node's message quotes the text around it, which may be a secret.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new ConfigError(source, `is not valid JSON${position === undefined ? '' : ` (at position ${position})`}`);
   }
   return parseBrokerConfig(parsed, options);
 }

@@ -65,7 +65,10 @@ export function createHandler({ broker, logger, metrics, tracer }: HandlerDeps) 
     }
   };
 
-  const handler = middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+  // logEvent: false wins over POWERTOOLS_LOGGER_LOG_EVENT, which would log the caller's Authorization header.
+  const handler = middy(handle)
+    .use(injectLambdaContext(logger, { logEvent: false }))
+    .use(logMetrics(metrics));
   return tracer ? handler.use(captureLambdaHandler(tracer, { captureResponse: false })) : handler;
 }
 

@@ -65,9 +65,9 @@ export async function requestClientCredentialsToken(
   };
 
   try {
-    return await withRetries(attempt, classifyFailure, client, deps);
+    return await withRetries(attempt, (error) => classifyFailure(error, deps.now), client, deps);
   } catch (error) {
-    throw toUpstreamError(error, client);
+    throw toUpstreamError(error, client, deps.now);
   }
 }
 
@@ -118,27 +118,27 @@ function isTransportFailure(error: unknown): boolean {
   return (name === 'TypeError' && code === undefined) || name === 'TimeoutError' || name === 'AbortError';
 }
 
-function classifyFailure(error: unknown): RetryDecision {
+function classifyFailure(error: unknown, now: () => number): RetryDecision {
   if (isTransportFailure(error)) return { retry: true };
   const status = httpStatusOf(error);
   if (status === 429 || (status !== undefined && status >= 500)) {
-    const retryAfterMs = retryAfterMsOf(responseOf(error));
+    const retryAfterMs = retryAfterMsOf(responseOf(error), now);
     return retryAfterMs === undefined ? { retry: true } : { retry: true, retryAfterMs };
   }
   return { retry: false };
 }
 
 /** Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. */
-function retryAfterMsOf(response: Response | undefined): number | undefined {
+function retryAfterMsOf(response: Response | undefined, now: () => number): number | undefined {
   const header = response?.headers.get('retry-after');
   if (!header) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now());
 }
 
-function toUpstreamError(error: unknown, client: ClientConfig): BrokerError {
+function toUpstreamError(error: unknown, client: ClientConfig, now: () => number): BrokerError {
   if (error instanceof BrokerError) return error;
   const name = client.name;
   if (isTransportFailure(error)) {
@@ -153,7 +153,7 @@ function toUpstreamError(error: unknown, client: ClientConfig): BrokerError {
     return new CredentialsRejectedError(name, `invalid_client, HTTP ${error.status}`);
   }
   if (status === 429 || (status !== undefined && status >= 500)) {
-    const retryAfterMs = retryAfterMsOf(responseOf(error));
+    const retryAfterMs = retryAfterMsOf(responseOf(error), now);
     return new BrokerError(
       'upstream_unavailable',
       `The authorization server of client ${name} kept failing (HTTP ${status})`,

@@ -1,0 +1,318 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  normalizeScopes,
+  parseBrokerConfig,
+  parseBrokerConfigJson,
+} from '../../../lambda/broker/config.ts';
+
+/** The example of the README. */
+const documentedExample = {
+  clients: [
+    {
+      name: 'shop',
+      tokenEndpoint: 'https://localhost:5001/master/token',
+      clientId: 'm2m',
+      clientSecret: { secretId: 'shop/m2m-client' },
+      authMethod: 'client_secret_post',
+      scopes: ['read'],
+    },
+  ],
+};
+
+function withClient(overrides: Record<string, unknown>, root: Record<string, unknown> = {}): unknown {
+  return { ...root, clients: [{ ...documentedExample.clients[0], ...overrides }] };
+}
+
+function configErrorOf(parse: () => unknown): ConfigError {
+  try {
+    parse();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError, but the configuration was accepted');
+}
+
+describe('Function: parseBrokerConfig', () => {
+  it('accepts the documented example and fills in the documented defaults', () => {
+    // Act
+    const config = parseBrokerConfig(documentedExample);
+
+    // Assess
+    expect(config.secretTtlMs).toBe(300_000);
+    expect(config.clients).toHaveLength(1);
+    const client = config.clients[0];
+    expect(client).toMatchObject({
+      name: 'shop',
+      issuer: 'https://localhost:5001/master/token',
+      clientId: 'm2m',
+      clientSecret: { kind: 'secretsManager', secretId: 'shop/m2m-client' },
+      authMethod: 'client_secret_post',
+      scopes: ['read'],
+      resource: [],
+      extraParams: {},
+      refreshAt: 0.75,
+      defaultExpiresInSeconds: 300,
+      attemptTimeoutMs: 5_000,
+      deadlineMs: 15_000,
+      maxRetries: 3,
+    });
+    expect(client?.tokenEndpoint.href).toBe('https://localhost:5001/master/token');
+    expect(client?.audience).toBeUndefined();
+  });
+
+  it('uses client_secret_post when authMethod is left out', () => {
+    // Prepare
+    const { authMethod: _omitted, ...client } = documentedExample.clients[0] as Record<string, unknown>;
+
+    // Act
+    const config = parseBrokerConfig({ clients: [client] });
+
+    // Assess
+    expect(config.clients[0]?.authMethod).toBe('client_secret_post');
+  });
+
+  it('keeps the optional fields it is given', () => {
+    // Act
+    const config = parseBrokerConfig(
+      withClient(
+        {
+          issuer: 'https://localhost:5001/master',
+          authMethod: 'private_key_jwt',
+          clientSecret: { secretId: 'shop/keys', field: 'privateKey' },
+          scopes: ['write', 'read', 'write'],
+          audience: 'https://api.example.com',
+          resource: 'https://api.example.com/orders',
+          extraParams: { tenant: 'eu' },
+          refreshAt: 0.5,
+          defaultExpiresInSeconds: 60,
+          deadlineMs: 3_000,
+          maxRetries: 0,
+        },
+        { secretTtlMs: 0 },
+      ),
+    );
+
+    // Assess
+    expect(config.secretTtlMs).toBe(0);
+    expect(config.clients[0]).toMatchObject({
+      issuer: 'https://localhost:5001/master',
+      authMethod: 'private_key_jwt',
+      clientSecret: { kind: 'secretsManager', secretId: 'shop/keys', field: 'privateKey' },
+      scopes: ['read', 'write'],
+      audience: 'https://api.example.com',
+      resource: ['https://api.example.com/orders'],
+      extraParams: { tenant: 'eu' },
+      refreshAt: 0.5,
+      defaultExpiresInSeconds: 60,
+      attemptTimeoutMs: 3_000,
+      deadlineMs: 3_000,
+      maxRetries: 0,
+    });
+  });
+
+  it.each(['http://127.0.0.1:8080/token', 'http://localhost:8080/token', 'http://[::1]:8080/token'])(
+    'allows http: for the loopback endpoint %s',
+    (tokenEndpoint) => {
+      // Act
+      const config = parseBrokerConfig(withClient({ tokenEndpoint }));
+
+      // Assess
+      expect(config.clients[0]?.tokenEndpoint.protocol).toBe('http:');
+    },
+  );
+
+  it('allows a literal secret when the caller opts in', () => {
+    // Act
+    const config = parseBrokerConfig(withClient({ clientSecret: { value: 'local-secret' } }), {
+      allowLiteralSecrets: true,
+    });
+
+    // Assess
+    expect(config.clients[0]?.clientSecret).toEqual({ kind: 'literal', value: 'local-secret' });
+  });
+
+  it.each([
+    ['a missing client list', {}, 'clients'],
+    ['an empty client list', { clients: [] }, 'clients'],
+    ['a client list that is not an array', { clients: { shop: {} } }, 'clients'],
+    ['an unknown top-level key', { ...documentedExample, clientz: [] }, 'clientz'],
+    ['a negative secretTtlMs', { ...documentedExample, secretTtlMs: -1 }, 'secretTtlMs'],
+  ])('refuses %s, naming the field', (_case, input, field) => {
+    // Act
+    const error = configErrorOf(() => parseBrokerConfig(input));
+
+    // Assess
+    expect(error.field).toBe(field);
+    expect(error.message).toContain(field);
+  });
+
+  it.each([
+    ['a name with capitals', { name: 'Shop' }, 'clients[0].name'],
+    ['a name with a slash', { name: 'shop/eu' }, 'clients[0].name'],
+    ['a name longer than 64 characters', { name: 'a'.repeat(65) }, 'clients[0].name'],
+    ['a missing name', { name: undefined }, 'clients[0].name'],
+    [
+      'an http: endpoint on a remote host',
+      { tokenEndpoint: 'http://as.example.com/token' },
+      'clients[0].tokenEndpoint',
+    ],
+    ['an endpoint that is not a URL', { tokenEndpoint: 'as.example.com/token' }, 'clients[0].tokenEndpoint'],
+    ['an endpoint of another scheme', { tokenEndpoint: 'ftp://as.example.com/token' }, 'clients[0].tokenEndpoint'],
+    [
+      'an endpoint with credentials',
+      { tokenEndpoint: 'https://user:pass@as.example.com/token' },
+      'clients[0].tokenEndpoint',
+    ],
+    ['an endpoint with a fragment', { tokenEndpoint: 'https://as.example.com/token#x' }, 'clients[0].tokenEndpoint'],
+    ['a missing clientId', { clientId: '' }, 'clients[0].clientId'],
+    ['an unknown authMethod', { authMethod: 'client_secret_jwt' }, 'clients[0].authMethod'],
+    ['a clientSecret without secretId', { clientSecret: {} }, 'clients[0].clientSecret.secretId'],
+    ['a clientSecret with only a field', { clientSecret: { field: 'x' } }, 'clients[0].clientSecret.secretId'],
+    ['a clientSecret that is a string', { clientSecret: 'shop/m2m-client' }, 'clients[0].clientSecret'],
+    ['a scope with a space', { scopes: ['read write'] }, 'clients[0].scopes[0]'],
+    ['a scope with a double quote', { scopes: ['read', 'wr"ite'] }, 'clients[0].scopes[1]'],
+    ['a scope with a backslash', { scopes: ['re\\ad'] }, 'clients[0].scopes[0]'],
+    ['scopes given as a string', { scopes: 'read' }, 'clients[0].scopes'],
+    ['an unknown client key', { clientSecretId: 'shop/m2m-client' }, 'clients[0].clientSecretId'],
+    [
+      'extraParams overriding grant_type',
+      { extraParams: { grant_type: 'password' } },
+      'clients[0].extraParams.grant_type',
+    ],
+    ['extraParams overriding scope', { extraParams: { scope: 'admin' } }, 'clients[0].extraParams.scope'],
+    [
+      'extraParams overriding client authentication',
+      { extraParams: { client_assertion: 'x' } },
+      'clients[0].extraParams.client_assertion',
+    ],
+    ['an extraParams value that is not a string', { extraParams: { tenant: 1 } }, 'clients[0].extraParams.tenant'],
+    ['a resource with a fragment', { resource: 'https://api.example.com/#orders' }, 'clients[0].resource'],
+    [
+      'a resource in a list with a fragment',
+      { resource: ['https://a.example.com', 'https://b.example.com/#x'] },
+      'clients[0].resource[1]',
+    ],
+    ['a relative resource', { resource: ['/orders'] }, 'clients[0].resource[0]'],
+    [
+      'attemptTimeoutMs above deadlineMs',
+      { attemptTimeoutMs: 6_000, deadlineMs: 5_000 },
+      'clients[0].attemptTimeoutMs',
+    ],
+    ['a refreshAt of 1', { refreshAt: 1 }, 'clients[0].refreshAt'],
+    ['a refreshAt of 0.05', { refreshAt: 0.05 }, 'clients[0].refreshAt'],
+    ['a refreshAt given as a string', { refreshAt: '0.5' }, 'clients[0].refreshAt'],
+    ['a fractional maxRetries', { maxRetries: 1.5 }, 'clients[0].maxRetries'],
+    ['a deadlineMs above API Gateway limits', { deadlineMs: 30_000 }, 'clients[0].deadlineMs'],
+  ])('refuses %s, naming the field', (_case, overrides, field) => {
+    // Act
+    const error = configErrorOf(() => parseBrokerConfig(withClient(overrides)));
+
+    // Assess
+    expect(error.field).toBe(field);
+    expect(error.message).toContain(field);
+  });
+
+  it('refuses a second client with the same name, naming the second one', () => {
+    // Prepare
+    const client = documentedExample.clients[0];
+
+    // Act
+    const error = configErrorOf(() => parseBrokerConfig({ clients: [client, { ...client, clientId: 'other' }] }));
+
+    // Assess
+    expect(error.field).toBe('clients[1].name');
+    expect(error.message).toContain('"shop"');
+  });
+
+  it('refuses a literal secret by default, without echoing it', () => {
+    // Prepare
+    const input = withClient({ clientSecret: { value: 'hunter2-literal' } });
+
+    // Act
+    const error = configErrorOf(() => parseBrokerConfig(input));
+
+    // Assess
+    expect(error.field).toBe('clients[0].clientSecret.value');
+    expect(error.message).toContain('Secrets Manager');
+    expect(error.message).not.toContain('hunter2-literal');
+  });
+
+  it('refuses an empty literal secret even when literal secrets are allowed', () => {
+    // Act
+    const error = configErrorOf(() =>
+      parseBrokerConfig(withClient({ clientSecret: { value: '' } }), { allowLiteralSecrets: true }),
+    );
+
+    // Assess
+    expect(error.field).toBe('clients[0].clientSecret.value');
+  });
+
+  it('names the client by its index in the list', () => {
+    // Prepare
+    const good = documentedExample.clients[0];
+
+    // Act
+    const error = configErrorOf(() =>
+      parseBrokerConfig({ clients: [good, { ...good, name: 'billing', tokenEndpoint: 'http://as.example.com' }] }),
+    );
+
+    // Assess
+    expect(error.field).toBe('clients[1].tokenEndpoint');
+  });
+});
+
+describe('Function: parseBrokerConfigJson', () => {
+  it('parses a valid document', () => {
+    // Act
+    const config = parseBrokerConfigJson(JSON.stringify(documentedExample), 'BROKER_CONFIG');
+
+    // Assess
+    expect(config.clients[0]?.name).toBe('shop');
+  });
+
+  it('names the source of a document that is not JSON', () => {
+    // Act
+    const error = configErrorOf(() => parseBrokerConfigJson('{"clients": [', 'BROKER_CONFIG'));
+
+    // Assess
+    expect(error.field).toBe('BROKER_CONFIG');
+    expect(error.message).toContain('BROKER_CONFIG is not valid JSON');
+  });
+
+  it('says where a document stops being JSON without quoting it, which could quote a secret', () => {
+    // Prepare: an unquoted literal secret breaks the JSON right where the secret stands.
+    const text = '{"clients":[{"name":"shop","clientSecret":{"value":hunter2-supersecret}}]}';
+
+    // Act
+    const error = configErrorOf(() => parseBrokerConfigJson(text, 'clients.json', { allowLiteralSecrets: true }));
+
+    // Assess
+    expect(error.message).toMatch(/clients\.json is not valid JSON \(at position \d+\)/);
+    expect(error.message).not.toContain('hunter2');
+  });
+
+  it('passes the parse options on', () => {
+    // Prepare
+    const text = JSON.stringify(withClient({ clientSecret: { value: 'local-secret' } }));
+
+    // Act
+    const refused = configErrorOf(() => parseBrokerConfigJson(text, 'broker.json'));
+    const allowed = parseBrokerConfigJson(text, 'broker.json', { allowLiteralSecrets: true });
+
+    // Assess
+    expect(refused.field).toBe('clients[0].clientSecret.value');
+    expect(allowed.clients[0]?.clientSecret).toEqual({ kind: 'literal', value: 'local-secret' });
+  });
+});
+
+describe('Function: normalizeScopes', () => {
+  it('sorts scopes and drops duplicates, so equal requests look equal', () => {
+    // Act
+    const scopes = normalizeScopes(['write', 'read', 'write']);
+
+    // Assess
+    expect(scopes).toEqual(['read', 'write']);
+  });
+});

@@ -1,0 +1,399 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createTokenBroker } from '../../../lambda/broker/create-broker.ts';
+import { createHandler } from '../../../lambda/broker/create-handler.ts';
+import { powertoolsTelemetry } from '../../../lambda/broker/telemetry.ts';
+import { brokerConfig, CLIENT_SECRET } from './support/client-config.ts';
+import { virtualTime } from './support/virtual-time.ts';
+
+const ACCESS_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.handler-access-token.sig';
+const AUTHORIZATION =
+  'AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20250101/eu-west-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=SECRETSIG0123456789abcdef';
+const NOW = new Date('2025-01-01T00:00:00Z');
+
+type Endpoint = (form: URLSearchParams) => Response;
+
+const grantAll: Endpoint = (form) =>
+  Response.json({ access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: 3600, scope: form.get('scope') });
+
+const context: Context = {
+  callbackWaitsForEmptyEventLoop: true,
+  functionName: 'token-broker',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:token-broker',
+  memoryLimitInMB: '256',
+  awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+  logGroupName: '/aws/lambda/token-broker',
+  logStreamName: '2025/01/01/[$LATEST]0123456789abcdef',
+  getRemainingTimeInMillis: () => 29_000,
+  done: () => {},
+  fail: () => {},
+  succeed: () => {},
+};
+
+/** A REST API proxy event for GET /clients/shop/token, signed by the caller. */
+function apiEvent(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    resource: '/clients/shop/token',
+    path: '/clients/shop/token',
+    httpMethod: 'GET',
+    headers: { Authorization: AUTHORIZATION, Host: 'abc123.execute-api.eu-west-1.amazonaws.com' },
+    multiValueHeaders: { Authorization: [AUTHORIZATION] },
+    queryStringParameters: { scope: 'read' },
+    multiValueQueryStringParameters: { scope: ['read'] },
+    pathParameters: null,
+    stageVariables: null,
+    body: null,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abc123',
+      httpMethod: 'GET',
+      path: '/prod/clients/shop/token',
+      protocol: 'HTTP/1.1',
+      requestId: 'f7e1d2c3-0000-4000-8000-000000000000',
+      requestTimeEpoch: NOW.getTime(),
+      resourceId: 'res123',
+      resourcePath: '/clients/shop/token',
+      stage: 'prod',
+      identity: {
+        caller: 'AROAEXAMPLE:consumer',
+        sourceIp: '203.0.113.10',
+        userArn: 'arn:aws:sts::123456789012:assumed-role/consumer/x',
+      },
+      authorizer: null,
+    },
+    ...overrides,
+  };
+}
+
+/** A broker with literal secrets in front of a scripted token endpoint, logging through Powertools. */
+function setUp(endpoint: Endpoint = grantAll) {
+  const requests: URLSearchParams[] = [];
+  const fetch = (async (_url: string | URL | Request, init?: RequestInit) => {
+    const form = new URLSearchParams(String(init?.body));
+    requests.push(form);
+    return endpoint(form);
+  }) as typeof globalThis.fetch;
+  const logger = new Logger({ serviceName: 'token-broker', logLevel: 'DEBUG' });
+  const metrics = new Metrics({ namespace: 'M2MTokenBroker', serviceName: 'token-broker' });
+  const config = brokerConfig([{ name: 'shop', scopes: ['read', 'write'] }]);
+  const { sleep, random } = virtualTime();
+  const broker = createTokenBroker(config, {
+    telemetry: powertoolsTelemetry(logger, metrics),
+    tokenEndpoint: { fetch, now: Date.now, sleep, random },
+  });
+  const handler = createHandler({ broker, logger, metrics });
+  return { invoke: (event: unknown) => handler(event, context) as Promise<unknown>, requests };
+}
+
+function parsedBody(result: unknown): Record<string, unknown> {
+  return JSON.parse((result as { body: string }).body) as Record<string, unknown>;
+}
+
+describe('Function: createHandler', () => {
+  let output: string[];
+
+  beforeEach(() => {
+    vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+    vi.stubEnv('POWERTOOLS_DEV', undefined);
+    output = [];
+    for (const stream of [process.stdout, process.stderr]) {
+      vi.spyOn(stream, 'write').mockImplementation(((chunk: unknown) => {
+        output.push(String(chunk));
+        return true;
+      }) as typeof stream.write);
+    }
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+    vi.useRealTimers();
+  });
+
+  function expectNothingSecretLogged(): void {
+    const logs = output.join('');
+    expect(logs).not.toContain(CLIENT_SECRET);
+    expect(logs).not.toContain(encodeURIComponent(CLIENT_SECRET));
+    expect(logs).not.toContain(ACCESS_TOKEN);
+    expect(logs).not.toContain('SECRETSIG');
+    expect(logs).not.toContain('AWS4-HMAC-SHA256');
+  }
+
+  describe('API Gateway requests', () => {
+    it('answers 200 with the token, no-store, and the token fields', async () => {
+      // Prepare
+      const { invoke } = setUp();
+
+      // Act
+      const result = (await invoke(apiEvent())) as { statusCode: number; headers: Record<string, string> };
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(result.headers).toMatchObject({ 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      expect(parsedBody(result)).toEqual({
+        access_token: ACCESS_TOKEN,
+        token_type: 'Bearer',
+        expires_in: 3600,
+        expires_at: NOW.getTime() / 1000 + 3600,
+        scope: 'read',
+      });
+    });
+
+    it('logs the served token without its value or the caller Authorization header', async () => {
+      // Prepare
+      const { invoke } = setUp();
+
+      // Act
+      await invoke(apiEvent());
+      await invoke(apiEvent());
+
+      // Assess
+      const lines = output.join('').split('\n').filter(Boolean);
+      const served = lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((l) => l.message === 'Token served');
+      expect(served).toHaveLength(2);
+      expect(served.map((l) => l.source)).toEqual(['fetched', 'cache']);
+      expect(served[0]).toMatchObject({ client: 'shop', scope: 'read', function_request_id: context.awsRequestId });
+      expectNothingSecretLogged();
+    });
+
+    it('does not log the event even when POWERTOOLS_LOGGER_LOG_EVENT is set', async () => {
+      // Prepare
+      vi.stubEnv('POWERTOOLS_LOGGER_LOG_EVENT', 'true');
+      const { invoke } = setUp();
+
+      // Act
+      await invoke(apiEvent());
+
+      // Assess
+      expectNothingSecretLogged();
+    });
+
+    it('finds the client in the path parameters of a templated resource', async () => {
+      // Prepare
+      const { invoke } = setUp();
+
+      // Act
+      const result = await invoke(
+        apiEvent({
+          resource: '/clients/{client}/token',
+          pathParameters: { client: 'shop' },
+          queryStringParameters: null,
+        }),
+      );
+
+      // Assess
+      expect(parsedBody(result)).toMatchObject({ scope: 'read write' });
+    });
+
+    it('answers 404 unknown_client for a client that is not configured', async () => {
+      // Prepare
+      const { invoke, requests } = setUp();
+
+      // Act
+      const result = await invoke(apiEvent({ resource: '/clients/payroll/token', path: '/clients/payroll/token' }));
+
+      // Assess
+      expect(result).toMatchObject({ statusCode: 404, headers: { 'Cache-Control': 'no-store' } });
+      expect(parsedBody(result)).toMatchObject({ error: 'unknown_client' });
+      expect(requests).toHaveLength(0);
+    });
+
+    it('answers 400 invalid_scope for a scope the client may not ask for', async () => {
+      // Prepare
+      const { invoke } = setUp();
+
+      // Act
+      const result = await invoke(apiEvent({ queryStringParameters: { scope: 'read admin' } }));
+
+      // Assess
+      expect(result).toMatchObject({ statusCode: 400 });
+      expect(parsedBody(result)).toMatchObject({
+        error: 'invalid_scope',
+        error_description: expect.stringContaining('"admin"'),
+      });
+    });
+
+    it.each([
+      ['a scope with a double quote', { queryStringParameters: { scope: 'read"' } }],
+      ['an empty scope', { queryStringParameters: { scope: ' ' } }],
+      ['two scope parameters', { multiValueQueryStringParameters: { scope: ['read', 'write'] } }],
+      ['POST', { httpMethod: 'POST' }],
+      ['a path without a client', { resource: '/token', path: '/token' }],
+    ])('answers 400 invalid_request for %s', async (_case, overrides) => {
+      // Prepare
+      const { invoke, requests } = setUp();
+
+      // Act
+      const result = await invoke(apiEvent(overrides));
+
+      // Assess
+      expect(result).toMatchObject({ statusCode: 400 });
+      expect(parsedBody(result)).toMatchObject({ error: 'invalid_request' });
+      expect(requests).toHaveLength(0);
+    });
+
+    it('answers 503 with Retry-After when the authorization server keeps failing', async () => {
+      // Prepare
+      const { invoke } = setUp(() => new Response('unavailable', { status: 503 }));
+
+      // Act
+      const result = (await invoke(apiEvent())) as { statusCode: number; headers: Record<string, string> };
+
+      // Assess
+      expect(result.statusCode).toBe(503);
+      expect(result.headers['Retry-After']).toBe('5');
+      expect(parsedBody(result)).toMatchObject({ error: 'upstream_unavailable' });
+    });
+
+    it('answers 502 without the secret when the credentials are rejected', async () => {
+      // Prepare
+      const { invoke } = setUp(() =>
+        Response.json(
+          { error: 'invalid_client', error_description: `unknown secret ${CLIENT_SECRET}` },
+          { status: 401 },
+        ),
+      );
+
+      // Act
+      const result = (await invoke(apiEvent())) as { statusCode: number; body: string };
+
+      // Assess
+      expect(result.statusCode).toBe(502);
+      expect(parsedBody(result)).toMatchObject({ error: 'upstream_rejected' });
+      expect(result.body).not.toContain(CLIENT_SECRET);
+      expectNothingSecretLogged();
+    });
+
+    it('answers 502 without a token that came in a malformed response', async () => {
+      // Prepare
+      const { invoke } = setUp(() => Response.json({ access_token: ACCESS_TOKEN, expires_in: 60 }));
+
+      // Act
+      const result = (await invoke(apiEvent())) as { statusCode: number; body: string };
+
+      // Assess
+      expect(result.statusCode).toBe(502);
+      expect(result.body).not.toContain(ACCESS_TOKEN);
+      expectNothingSecretLogged();
+    });
+  });
+
+  describe('direct invocations', () => {
+    it('answers with the token and a statusCode inside the body', async () => {
+      // Prepare
+      const { invoke } = setUp();
+
+      // Act
+      const result = await invoke({ client: 'shop', scopes: ['read'] });
+
+      // Assess
+      expect(result).toEqual({
+        statusCode: 200,
+        access_token: ACCESS_TOKEN,
+        token_type: 'Bearer',
+        expires_in: 3600,
+        expires_at: NOW.getTime() / 1000 + 3600,
+        scope: 'read',
+      });
+      expectNothingSecretLogged();
+    });
+
+    it.each([
+      ['an empty event', {}],
+      ['an unknown field', { client: 'shop', scope: 'read' }],
+      ['scopes that are not a list', { client: 'shop', scopes: 'read' }],
+      ['an event that is not an object', 'shop'],
+    ])('answers statusCode 400 invalid_request for %s', async (_case, event) => {
+      // Prepare
+      const { invoke } = setUp();
+
+      // Act
+      const result = await invoke(event);
+
+      // Assess
+      expect(result).toMatchObject({ statusCode: 400, error: 'invalid_request' });
+    });
+
+    it('answers statusCode 404 for an unknown client', async () => {
+      // Prepare
+      const { invoke } = setUp();
+
+      // Act
+      const result = await invoke({ client: 'payroll' });
+
+      // Assess
+      expect(result).toMatchObject({ statusCode: 404, error: 'unknown_client' });
+    });
+  });
+
+  describe('warm-up', () => {
+    it.each([
+      ['a { warmup: true } event', { warmup: true }],
+      [
+        'an EventBridge scheduled event',
+        {
+          version: '0',
+          id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
+          'detail-type': 'Scheduled Event',
+          source: 'aws.events',
+          account: '123456789012',
+          time: NOW.toISOString(),
+          region: 'eu-west-1',
+          resources: ['arn:aws:events:eu-west-1:123456789012:rule/token-broker-warm-up'],
+          detail: {},
+        },
+      ],
+    ])('refreshes the tokens and returns a summary for %s', async (_case, event) => {
+      // Prepare
+      const { invoke, requests } = setUp();
+
+      // Act
+      const result = await invoke(event);
+
+      // Assess
+      expect(result).toEqual({
+        refreshed: 1,
+        fresh: 0,
+        failed: 0,
+        clients: [{ client: 'shop', status: 'refreshed', expiresAt: NOW.getTime() / 1000 + 3600 }],
+      });
+      expect(requests).toHaveLength(1);
+      expectNothingSecretLogged();
+    });
+
+    it('serves the warmed token from the cache afterwards', async () => {
+      // Prepare
+      const { invoke, requests } = setUp();
+      await invoke({ warmup: true });
+
+      // Act
+      const result = await invoke(apiEvent({ queryStringParameters: null }));
+
+      // Assess
+      expect(parsedBody(result)).toMatchObject({ access_token: ACCESS_TOKEN, scope: 'read write' });
+      expect(requests).toHaveLength(1);
+    });
+
+    it('returns a summary with the failure instead of failing', async () => {
+      // Prepare
+      const { invoke } = setUp(() => new Response(null, { status: 500 }));
+
+      // Act
+      const result = await invoke({ warmup: true });
+
+      // Assess
+      expect(result).toEqual({
+        refreshed: 0,
+        fresh: 0,
+        failed: 1,
+        clients: [{ client: 'shop', status: 'failed', error: 'upstream_unavailable' }],
+      });
+    });
+  });
+});

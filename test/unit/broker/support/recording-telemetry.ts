@@ -1,0 +1,17 @@
+import type { BrokerError } from '../../../../lambda/broker/errors.ts';
+import type { BrokerTelemetry } from '../../../../lambda/broker/token-broker.ts';
+
+export type TelemetryEvent =
+  | { readonly event: 'tokenFetched'; readonly client: string; readonly credentials: 'current' | 'rotated' }
+  | { readonly event: 'upstreamFailed' | 'servedStale'; readonly client: string; readonly code: string };
+
+/** Telemetry that remembers what the broker reported, for assertions. */
+export function recordingTelemetry(): BrokerTelemetry & { readonly events: TelemetryEvent[] } {
+  const events: TelemetryEvent[] = [];
+  return {
+    events,
+    tokenFetched: (client, credentials) => events.push({ event: 'tokenFetched', client, credentials }),
+    upstreamFailed: (client, error: BrokerError) => events.push({ event: 'upstreamFailed', client, code: error.code }),
+    servedStale: (client, error: BrokerError) => events.push({ event: 'servedStale', client, code: error.code }),
+  };
+}

@@ -1,0 +1,394 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ClientConfig } from '../../../lambda/broker/config.ts';
+import { BrokerError } from '../../../lambda/broker/errors.ts';
+import { SecretStore } from '../../../lambda/broker/secret-store.ts';
+import { TokenBroker, type TokenEndpoint } from '../../../lambda/broker/token-broker.ts';
+import { MemoryTokenStore, TokenCache } from '../../../lambda/broker/token-cache.ts';
+import { CredentialsRejectedError, type TokenResponse } from '../../../lambda/broker/token-endpoint.ts';
+import { brokerConfig } from './support/client-config.ts';
+import { FakeSecretReader } from './support/fake-secret-reader.ts';
+import { recordingTelemetry } from './support/recording-telemetry.ts';
+
+const now = () => Date.now();
+
+/**
+ * A fake authorization server: it accepts the secrets in `accepted`, numbers its tokens and
+ * grants what was asked. Cases it cannot produce are set with `mockImplementationOnce`.
+ */
+function fakeAuthorizationServer(accepted: string[] = ['secret-v1']) {
+  let issued = 0;
+  const requestToken = vi.fn<TokenEndpoint>(
+    async (client: ClientConfig, secret: string, scopes: readonly string[]): Promise<TokenResponse> => {
+      if (!accepted.includes(secret)) throw new CredentialsRejectedError(client.name, 'invalid_client, HTTP 401');
+      issued++;
+      return {
+        accessToken: `${client.name}-token-${issued}`,
+        tokenType: 'Bearer',
+        expiresInSeconds: 3600,
+        scope: scopes.join(' '),
+      };
+    },
+  );
+  return { requestToken, accepted };
+}
+
+function setUp(
+  options: { clients?: Record<string, unknown>[]; server?: ReturnType<typeof fakeAuthorizationServer> } = {},
+) {
+  const reader = new FakeSecretReader()
+    .put('shop/m2m-client', 'AWSCURRENT', 'secret-v1', 'v1')
+    .put('billing/m2m-client', 'AWSCURRENT', 'secret-v1', 'v1');
+  const server = options.server ?? fakeAuthorizationServer();
+  const telemetry = recordingTelemetry();
+  const config = brokerConfig(
+    options.clients ?? [
+      { name: 'shop', clientSecret: { secretId: 'shop/m2m-client' } },
+      { name: 'billing', clientSecret: { secretId: 'billing/m2m-client' }, scopes: ['invoices'] },
+    ],
+  );
+  const broker = new TokenBroker(config, {
+    secrets: new SecretStore(reader, { ttlMs: 300_000, now }),
+    cache: new TokenCache({ stores: [new MemoryTokenStore(now)], now }),
+    requestToken: server.requestToken,
+    telemetry,
+    now,
+  });
+  return { broker, reader, server, telemetry };
+}
+
+async function brokerErrorOf(outcome: Promise<unknown>): Promise<BrokerError> {
+  const error = await outcome.then(
+    () => new Error('expected the request to fail'),
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(BrokerError);
+  return error as BrokerError;
+}
+
+describe('Class: TokenBroker', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: new Date('2025-01-01T00:00:00Z') });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  describe('Method: getToken', () => {
+    it('lists the configured clients', () => {
+      // Act
+      const { broker } = setUp();
+
+      // Assess
+      expect(broker.clientNames).toEqual(['shop', 'billing']);
+    });
+
+    it('returns a token for the client with the remaining lifetime and its source', async () => {
+      // Prepare
+      const { broker, server } = setUp();
+
+      // Act
+      const token = await broker.getToken({ client: 'shop', scopes: ['read'] });
+
+      // Assess
+      expect(token).toEqual({
+        accessToken: 'shop-token-1',
+        tokenType: 'Bearer',
+        expiresIn: 3600,
+        expiresAt: Math.floor(Date.now() / 1000) + 3600,
+        scope: 'read',
+        source: 'fetched',
+      });
+      expect(server.requestToken).toHaveBeenCalledWith(
+        expect.objectContaining({ name: 'shop', clientId: 'shop-m2m' }),
+        'secret-v1',
+        ['read'],
+      );
+    });
+
+    it('refuses an unknown client', async () => {
+      // Prepare
+      const { broker, server } = setUp();
+
+      // Act
+      const error = await brokerErrorOf(broker.getToken({ client: 'payroll' }));
+
+      // Assess
+      expect(error.code).toBe('unknown_client');
+      expect(error.description).toContain('"payroll"');
+      expect(server.requestToken).not.toHaveBeenCalled();
+    });
+
+    it('refuses a scope the client may not ask for, naming it', async () => {
+      // Prepare
+      const { broker, server } = setUp();
+
+      // Act
+      const error = await brokerErrorOf(broker.getToken({ client: 'shop', scopes: ['read', 'admin'] }));
+
+      // Assess
+      expect(error.code).toBe('invalid_scope');
+      expect(error.description).toContain('"admin"');
+      expect(error.description).not.toContain('"read"');
+      expect(server.requestToken).not.toHaveBeenCalled();
+    });
+
+    it.each([
+      ['no scopes', undefined],
+      ['an empty scope list', []],
+    ])('asks for all the client scopes when given %s', async (_case, scopes) => {
+      // Prepare
+      const { broker, server } = setUp();
+
+      // Act
+      const token = await broker.getToken({ client: 'shop', scopes });
+
+      // Assess
+      expect(token.scope).toBe('read write');
+      expect(server.requestToken).toHaveBeenCalledWith(expect.anything(), 'secret-v1', ['read', 'write']);
+    });
+
+    it('serves "write read", "read write" and "read write read" from one token', async () => {
+      // Prepare
+      const { broker, server } = setUp();
+
+      // Act
+      const first = await broker.getToken({ client: 'shop', scopes: ['write', 'read'] });
+      const second = await broker.getToken({ client: 'shop', scopes: ['read', 'write'] });
+      const third = await broker.getToken({ client: 'shop', scopes: ['read', 'write', 'read'] });
+
+      // Assess
+      expect(server.requestToken).toHaveBeenCalledTimes(1);
+      expect(server.requestToken).toHaveBeenCalledWith(expect.anything(), 'secret-v1', ['read', 'write']);
+      expect([first.source, second.source, third.source]).toEqual(['fetched', 'cache', 'cache']);
+      expect(second.accessToken).toBe(first.accessToken);
+    });
+
+    it('keeps separate tokens for separate scope sets and clients', async () => {
+      // Prepare
+      const { broker, server } = setUp();
+
+      // Act
+      const read = await broker.getToken({ client: 'shop', scopes: ['read'] });
+      const write = await broker.getToken({ client: 'shop', scopes: ['write'] });
+      const billing = await broker.getToken({ client: 'billing' });
+
+      // Assess
+      expect(new Set([read.accessToken, write.accessToken, billing.accessToken]).size).toBe(3);
+      expect(server.requestToken).toHaveBeenCalledTimes(3);
+    });
+
+    it('reports the remaining lifetime of a cached token, with a constant expiry time', async () => {
+      // Prepare
+      const { broker } = setUp();
+      const first = await broker.getToken({ client: 'shop' });
+      vi.advanceTimersByTime(100_000);
+
+      // Act
+      const later = await broker.getToken({ client: 'shop' });
+
+      // Assess
+      expect(first.expiresIn).toBe(3600);
+      expect(later).toMatchObject({ source: 'cache', expiresIn: 3500, expiresAt: first.expiresAt });
+    });
+
+    it('tells telemetry about every token it fetches', async () => {
+      // Prepare
+      const { broker, telemetry } = setUp();
+
+      // Act
+      await broker.getToken({ client: 'shop' });
+      await broker.getToken({ client: 'shop' });
+
+      // Assess
+      expect(telemetry.events).toEqual([{ event: 'tokenFetched', client: 'shop', credentials: 'current' }]);
+    });
+
+    it('retries once with the AWSPENDING secret when the current one is rejected, and says so', async () => {
+      // Prepare
+      const { broker, reader, server, telemetry } = setUp();
+      server.accepted.splice(0, 1, 'secret-v2');
+      reader.put('shop/m2m-client', 'AWSPENDING', 'secret-v2', 'v2');
+
+      // Act
+      const token = await broker.getToken({ client: 'shop' });
+
+      // Assess
+      expect(token.source).toBe('fetched');
+      expect(server.requestToken).toHaveBeenCalledTimes(2);
+      expect(server.requestToken.mock.calls.map((call) => call[1])).toEqual(['secret-v1', 'secret-v2']);
+      expect(telemetry.events).toEqual([{ event: 'tokenFetched', client: 'shop', credentials: 'rotated' }]);
+    });
+
+    it('keeps using the rotated secret for the next token', async () => {
+      // Prepare
+      const { broker, reader, server } = setUp();
+      server.accepted.splice(0, 1, 'secret-v2');
+      reader.put('shop/m2m-client', 'AWSPENDING', 'secret-v2', 'v2');
+      await broker.getToken({ client: 'shop', scopes: ['read'] });
+
+      // Act
+      await broker.getToken({ client: 'shop', scopes: ['write'] });
+
+      // Assess
+      expect(server.requestToken.mock.calls.map((call) => call[1])).toEqual(['secret-v1', 'secret-v2', 'secret-v2']);
+    });
+
+    it('fails with upstream_rejected when the re-read secret is rejected too, after two requests', async () => {
+      // Prepare
+      const { broker, reader, server, telemetry } = setUp();
+      server.accepted.splice(0);
+      reader.put('shop/m2m-client', 'AWSPENDING', 'secret-v2', 'v2');
+
+      // Act
+      const error = await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+      // Assess
+      expect(error.code).toBe('upstream_rejected');
+      expect(server.requestToken).toHaveBeenCalledTimes(2);
+      expect(telemetry.events).toEqual([{ event: 'upstreamFailed', client: 'shop', code: 'upstream_rejected' }]);
+    });
+
+    it('fails with upstream_rejected after one request when no other secret exists', async () => {
+      // Prepare
+      const { broker, server } = setUp();
+      server.accepted.splice(0);
+
+      // Act
+      const error = await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+      // Assess
+      expect(error.code).toBe('upstream_rejected');
+      expect(server.requestToken).toHaveBeenCalledTimes(1);
+    });
+
+    it('does not look for another secret when the server is unavailable', async () => {
+      // Prepare
+      const { broker, reader, server, telemetry } = setUp();
+      server.requestToken.mockRejectedValueOnce(new BrokerError('upstream_unavailable', 'down'));
+
+      // Act
+      const error = await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+      // Assess
+      expect(error.code).toBe('upstream_unavailable');
+      expect(server.requestToken).toHaveBeenCalledTimes(1);
+      expect(reader.reads.map((r) => r.stage)).toEqual(['AWSCURRENT']);
+      expect(telemetry.events).toEqual([{ event: 'upstreamFailed', client: 'shop', code: 'upstream_unavailable' }]);
+    });
+
+    it('turns an unexpected failure into internal_error', async () => {
+      // Prepare
+      const { broker, server, telemetry } = setUp();
+      server.requestToken.mockRejectedValueOnce(new RangeError('bug'));
+
+      // Act
+      const error = await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+      // Assess
+      expect(error.code).toBe('internal_error');
+      expect(telemetry.events).toEqual([]);
+    });
+
+    it('serves the current token when a refresh fails while it is still valid, and reports it', async () => {
+      // Prepare
+      const { broker, server, telemetry } = setUp();
+      const first = await broker.getToken({ client: 'shop' });
+      vi.advanceTimersByTime(3000_000);
+      server.requestToken.mockRejectedValueOnce(new BrokerError('upstream_unavailable', 'down'));
+
+      // Act
+      const token = await broker.getToken({ client: 'shop' });
+
+      // Assess
+      expect(token).toMatchObject({ source: 'stale', accessToken: first.accessToken, expiresIn: 600 });
+      expect(telemetry.events.slice(1)).toEqual([
+        { event: 'upstreamFailed', client: 'shop', code: 'upstream_unavailable' },
+        { event: 'servedStale', client: 'shop', code: 'upstream_unavailable' },
+      ]);
+    });
+
+    it('fails when the secret cannot be read', async () => {
+      // Prepare
+      const { broker, reader, server } = setUp();
+      reader.failNext(new BrokerError('upstream_unavailable', 'Secrets Manager is unavailable (ThrottlingException)'));
+
+      // Act
+      const error = await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+      // Assess
+      expect(error.code).toBe('upstream_unavailable');
+      expect(server.requestToken).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('Method: warmUp', () => {
+    it('refreshes every client, reports a failing one, and does not throw', async () => {
+      // Prepare
+      const { broker, server } = setUp();
+      server.requestToken.mockImplementation(async (client, _secret, scopes) => {
+        if (client.name === 'billing') throw new BrokerError('upstream_unavailable', 'down');
+        return { accessToken: 'shop-token', tokenType: 'Bearer', expiresInSeconds: 3600, scope: scopes.join(' ') };
+      });
+
+      // Act
+      const summary = await broker.warmUp();
+
+      // Assess
+      expect(summary).toMatchObject({ refreshed: 1, fresh: 0, failed: 1 });
+      expect(summary.clients).toEqual(
+        expect.arrayContaining([
+          { client: 'shop', status: 'refreshed', expiresAt: Math.floor(Date.now() / 1000) + 3600 },
+          { client: 'billing', status: 'failed', error: 'upstream_unavailable' },
+        ]),
+      );
+    });
+
+    it('leaves fresh tokens alone', async () => {
+      // Prepare
+      const { broker, server } = setUp();
+      const first = await broker.warmUp();
+      vi.advanceTimersByTime(60_000);
+
+      // Act
+      const second = await broker.warmUp();
+
+      // Assess
+      expect(first).toMatchObject({ refreshed: 2, fresh: 0, failed: 0 });
+      expect(second).toMatchObject({ refreshed: 0, fresh: 2, failed: 0 });
+      expect(server.requestToken).toHaveBeenCalledTimes(2);
+    });
+
+    it('refreshes tokens past their refresh point', async () => {
+      // Prepare
+      const { broker, server } = setUp();
+      await broker.warmUp();
+      vi.advanceTimersByTime(2700_000);
+
+      // Act
+      const summary = await broker.warmUp();
+
+      // Assess
+      expect(summary).toMatchObject({ refreshed: 2, fresh: 0, failed: 0 });
+      expect(server.requestToken).toHaveBeenCalledTimes(4);
+    });
+
+    it('counts a client served a stale token as failed', async () => {
+      // Prepare
+      const { broker, server } = setUp({ clients: [{ name: 'shop', clientSecret: { secretId: 'shop/m2m-client' } }] });
+      await broker.warmUp();
+      vi.advanceTimersByTime(3000_000);
+      server.requestToken.mockRejectedValueOnce(new BrokerError('upstream_unavailable', 'down'));
+
+      // Act
+      const summary = await broker.warmUp();
+
+      // Assess
+      expect(summary).toEqual({
+        refreshed: 0,
+        fresh: 0,
+        failed: 1,
+        clients: [{ client: 'shop', status: 'failed', error: 'upstream_unavailable' }],
+      });
+    });
+  });
+});

@@ -1,0 +1,501 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { decodeProtectedHeader, jwtVerify } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { BrokerError } from '../../../lambda/broker/errors.ts';
+import { CredentialsRejectedError, requestClientCredentialsToken } from '../../../lambda/broker/token-endpoint.ts';
+import { CLIENT_SECRET, clientConfig, TOKEN_ENDPOINT } from './support/client-config.ts';
+import { everythingSaidAbout } from './support/leaks.ts';
+import {
+  type Answer,
+  connectionRefused,
+  errorResponse,
+  hangs,
+  scriptedFetch,
+  tokenResponse,
+} from './support/scripted-fetch.ts';
+import { virtualTime } from './support/virtual-time.ts';
+
+const ACCESS_TOKEN = 'access-token-from-the-server';
+const LEAKY_TOKEN = 'leaky-token';
+const goodToken = tokenResponse({ access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: 3600 });
+
+/** Runs one token request against a scripted endpoint, on virtual time. */
+function request(
+  script: (() => Answer)[],
+  options: { overrides?: Record<string, unknown>; scopes?: string[]; secret?: string } = {},
+) {
+  const endpoint = scriptedFetch(...script);
+  const time = virtualTime();
+  const outcome = requestClientCredentialsToken(
+    clientConfig(options.overrides),
+    options.secret ?? CLIENT_SECRET,
+    options.scopes ?? ['read', 'write'],
+    { ...time, fetch: endpoint.fetch },
+  );
+  return { outcome, requests: endpoint.requests, sleeps: time.sleeps };
+}
+
+async function failureOf(outcome: Promise<unknown>): Promise<BrokerError> {
+  const error = await outcome.then(
+    () => {
+      throw new Error('expected the token request to fail');
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(BrokerError);
+  return error as BrokerError;
+}
+
+describe('Function: requestClientCredentialsToken', () => {
+  describe('the request', () => {
+    it('posts the client credentials grant with client_secret_post', async () => {
+      // Prepare
+      const { outcome, requests } = request([goodToken]);
+
+      // Act
+      await outcome;
+
+      // Assess
+      expect(requests).toHaveLength(1);
+      const [sent] = requests;
+      expect(sent?.url).toBe(TOKEN_ENDPOINT);
+      expect(Object.fromEntries(sent?.form ?? [])).toEqual({
+        grant_type: 'client_credentials',
+        client_id: 'shop-m2m',
+        client_secret: CLIENT_SECRET,
+        scope: 'read write',
+      });
+      expect(sent?.headers.get('authorization')).toBeNull();
+      expect(sent?.headers.get('content-type')).toContain('application/x-www-form-urlencoded');
+    });
+
+    it('sends the credentials in an Authorization header with client_secret_basic', async () => {
+      // Prepare
+      const { outcome, requests } = request([goodToken], {
+        overrides: { authMethod: 'client_secret_basic' },
+      });
+
+      // Act
+      await outcome;
+
+      // Assess
+      const [scheme, encoded] = (requests[0]?.headers.get('authorization') ?? '').split(' ');
+      const [id, secret] = Buffer.from(encoded ?? '', 'base64')
+        .toString()
+        .split(':')
+        .map((part) => decodeURIComponent(part.replaceAll('+', ' ')));
+      expect(scheme).toBe('Basic');
+      expect({ id, secret }).toEqual({ id: 'shop-m2m', secret: CLIENT_SECRET });
+      expect(requests[0]?.form.has('client_secret')).toBe(false);
+      expect(requests[0]?.form.get('grant_type')).toBe('client_credentials');
+    });
+
+    it('sends the extra parameters, the audience and every resource', async () => {
+      // Prepare
+      const { outcome, requests } = request([goodToken], {
+        overrides: {
+          extraParams: { tenant: 'eu', organization: 'acme' },
+          audience: 'https://api.example.com',
+          resource: ['https://orders.example.com', 'https://stock.example.com'],
+        },
+      });
+
+      // Act
+      await outcome;
+
+      // Assess
+      const form = requests[0]?.form;
+      expect(form?.get('tenant')).toBe('eu');
+      expect(form?.get('organization')).toBe('acme');
+      expect(form?.get('audience')).toBe('https://api.example.com');
+      expect(form?.getAll('resource')).toEqual(['https://orders.example.com', 'https://stock.example.com']);
+    });
+
+    it('leaves scope out when no scopes are requested', async () => {
+      // Prepare
+      const { outcome, requests } = request([goodToken], { scopes: [] });
+
+      // Act
+      await outcome;
+
+      // Assess
+      expect(requests[0]?.form.has('scope')).toBe(false);
+    });
+  });
+
+  describe('a successful response', () => {
+    it('returns the token, its type, lifetime and granted scope', async () => {
+      // Prepare
+      const { outcome } = request([
+        tokenResponse({ access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: 3600, scope: 'read' }),
+      ]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token).toEqual({ accessToken: ACCESS_TOKEN, tokenType: 'Bearer', expiresInSeconds: 3600, scope: 'read' });
+    });
+
+    it.each([
+      ['without expires_in', {}],
+      ['with expires_in 0', { expires_in: 0 }],
+    ])('assumes the client default lifetime for a response %s', async (_case, lifetime) => {
+      // Prepare
+      const { outcome } = request([tokenResponse({ access_token: ACCESS_TOKEN, token_type: 'Bearer', ...lifetime })], {
+        overrides: { defaultExpiresInSeconds: 120 },
+      });
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.expiresInSeconds).toBe(120);
+    });
+
+    it('accepts a lowercase token_type and reports it as Bearer', async () => {
+      // Prepare
+      const { outcome } = request([
+        tokenResponse({ access_token: ACCESS_TOKEN, token_type: 'bearer', expires_in: 60 }),
+      ]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.tokenType).toBe('Bearer');
+    });
+
+    it('reports the requested scopes when the response has no scope', async () => {
+      // Prepare
+      const { outcome } = request([goodToken], { scopes: ['read', 'write'] });
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.scope).toBe('read write');
+    });
+  });
+
+  describe('a refused request', () => {
+    it.each([
+      ['invalid_client with 401', errorResponse(401, { error: 'invalid_client' })],
+      ['invalid_client with 400', errorResponse(400, { error: 'invalid_client' })],
+      ['401 without a body', errorResponse(401)],
+      ['403 without a body', errorResponse(403)],
+      [
+        '401 with a WWW-Authenticate challenge',
+        errorResponse(401, undefined, { 'WWW-Authenticate': 'Basic realm="as"' }),
+      ],
+    ])('reports rejected credentials for %s, without retrying', async (_case, answer) => {
+      // Prepare
+      const { outcome, requests } = request([answer]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error).toBeInstanceOf(CredentialsRejectedError);
+      expect(error.code).toBe('upstream_rejected');
+      expect(error.description).toContain('shop');
+      expect(requests).toHaveLength(1);
+    });
+
+    it('reports invalid_scope as a refused request, not as rejected credentials, without retrying', async () => {
+      // Prepare
+      const { outcome, requests } = request([errorResponse(400, { error: 'invalid_scope' })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error).not.toBeInstanceOf(CredentialsRejectedError);
+      expect(error.code).toBe('upstream_rejected');
+      expect(error.description).toContain('invalid_scope');
+      expect(requests).toHaveLength(1);
+    });
+
+    it.each([
+      ['token_type mac', { access_token: ACCESS_TOKEN, token_type: 'mac', expires_in: 60 }],
+      ['no access_token', { token_type: 'Bearer', expires_in: 60 }],
+      ['no token_type', { access_token: LEAKY_TOKEN, expires_in: 60 }],
+      ['an expires_in that is not a number', { access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: 'soon' }],
+    ])('refuses a 200 response with %s', async (_case, body) => {
+      // Prepare
+      const { outcome, requests } = request([tokenResponse(body)]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_rejected');
+      expect(error).not.toBeInstanceOf(CredentialsRejectedError);
+      expect(requests).toHaveLength(1);
+    });
+
+    it('refuses a 200 response that is not JSON', async () => {
+      // Prepare
+      const { outcome } = request([() => new Response('<html>login</html>', { status: 200 })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_rejected');
+    });
+  });
+
+  describe('an unavailable server', () => {
+    it('retries 503 and returns the token that follows', async () => {
+      // Prepare
+      const { outcome, requests } = request([errorResponse(503), errorResponse(503), goodToken]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
+      expect(requests).toHaveLength(3);
+    });
+
+    it('waits as long as a 429 Retry-After asks before trying again', async () => {
+      // Prepare
+      const { outcome, requests, sleeps } = request([
+        errorResponse(429, { error: 'slow_down' }, { 'Retry-After': '2' }),
+        goodToken,
+      ]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
+      expect(requests).toHaveLength(2);
+      expect(sleeps).toHaveLength(1);
+      expect(sleeps[0]).toBeGreaterThanOrEqual(2_000);
+    });
+
+    it('reports upstream_unavailable with a Retry-After after persistent 500s', async () => {
+      // Prepare
+      const { outcome, requests } = request([errorResponse(500)]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_unavailable');
+      expect(error.description).toContain('HTTP 500');
+      expect(error.retryAfterSeconds).toBe(5);
+      expect(requests).toHaveLength(4);
+    });
+
+    it('passes the server Retry-After on when it keeps answering 429', async () => {
+      // Prepare
+      const { outcome, requests } = request([errorResponse(429, undefined, { 'Retry-After': '7' })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess: 7 s waits fit twice into the 15 s deadline.
+      expect(error.code).toBe('upstream_unavailable');
+      expect(error.retryAfterSeconds).toBe(7);
+      expect(requests).toHaveLength(3);
+    });
+
+    it('retries a network error, then reports upstream_unavailable with the error code', async () => {
+      // Prepare
+      const { outcome, requests } = request([connectionRefused()]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_unavailable');
+      expect(error.description).toContain('unreachable');
+      expect(error.retryAfterSeconds).toBe(5);
+      expect(requests).toHaveLength(4);
+      expect(everythingSaidAbout(error)).toContain('ECONNREFUSED');
+    });
+
+    it('recovers when the network comes back', async () => {
+      // Prepare
+      const { outcome, requests } = request([connectionRefused(), goodToken]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
+      expect(requests).toHaveLength(2);
+    });
+
+    it('ends an attempt that takes longer than attemptTimeoutMs and reports upstream_unavailable', async () => {
+      // Prepare
+      const { outcome, requests } = request([hangs()], {
+        overrides: { attemptTimeoutMs: 100, deadlineMs: 100, maxRetries: 1 },
+      });
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_unavailable');
+      expect(error.description).toContain('not answering in time');
+      expect(requests).toHaveLength(2);
+    });
+  });
+
+  describe('secrets in failures', () => {
+    const echoes = `the secret ${CLIENT_SECRET} is wrong, not like ${LEAKY_TOKEN}`;
+
+    it.each<[string, () => Answer]>([
+      ['invalid_client echoing the secret', errorResponse(401, { error: 'invalid_client', error_description: echoes })],
+      ['invalid_scope echoing the secret', errorResponse(400, { error: 'invalid_scope', error_description: echoes })],
+      ['403 with a text body', () => new Response(echoes, { status: 403 })],
+      ['500 with a JSON body', errorResponse(500, { error: 'server_error', error_description: echoes })],
+      ['418 with a text body', () => new Response(echoes, { status: 418 })],
+      ['200 without token_type', tokenResponse({ access_token: LEAKY_TOKEN, expires_in: 60 })],
+      ['200 with token_type mac', tokenResponse({ access_token: LEAKY_TOKEN, token_type: 'mac' })],
+      [
+        '200 with a bad expires_in',
+        tokenResponse({ access_token: LEAKY_TOKEN, token_type: 'Bearer', expires_in: 'x' }),
+      ],
+      [
+        '200 with a scope that is not a string',
+        tokenResponse({ access_token: LEAKY_TOKEN, token_type: 'Bearer', scope: 1 }),
+      ],
+      ['200 with a body that is not an object', () => Response.json([LEAKY_TOKEN])],
+      ['a network error', () => new TypeError(`fetch failed ${echoes}`, { cause: { code: 'ECONNRESET' } })],
+    ])('says nothing of the secret or of a token in the response: %s', async (_case, answer) => {
+      // Prepare
+      const { outcome } = request([answer]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      const said = everythingSaidAbout(error);
+      expect(said).not.toContain(CLIENT_SECRET);
+      expect(said).not.toContain(LEAKY_TOKEN);
+    });
+
+    it('says nothing of the secret when client_secret_basic credentials are refused', async () => {
+      // Prepare
+      const { outcome } = request([errorResponse(401)], { overrides: { authMethod: 'client_secret_basic' } });
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      const said = everythingSaidAbout(error);
+      expect(said).not.toContain(CLIENT_SECRET);
+      expect(said).not.toContain(encodeURIComponent(CLIENT_SECRET));
+      expect(said).not.toContain('Basic ');
+    });
+  });
+
+  describe('private_key_jwt', () => {
+    const ecKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const ecPem = ecKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+    it('signs a client assertion for the token endpoint with a PEM private key', async () => {
+      // Prepare
+      const { outcome, requests } = request([goodToken], {
+        overrides: { authMethod: 'private_key_jwt' },
+        secret: ecPem,
+      });
+
+      // Act
+      await outcome;
+
+      // Assess
+      const form = requests[0]?.form;
+      expect(form?.get('client_assertion_type')).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+      expect(form?.has('client_secret')).toBe(false);
+      const assertion = form?.get('client_assertion') ?? '';
+      const { payload, protectedHeader } = await jwtVerify(assertion, ecKeys.publicKey);
+      expect(protectedHeader.alg).toBe('ES256');
+      expect(payload).toMatchObject({ iss: 'shop-m2m', sub: 'shop-m2m', aud: TOKEN_ENDPOINT });
+      expect(payload.jti).toEqual(expect.any(String));
+      expect(payload.exp).toEqual(expect.any(Number));
+    });
+
+    it('addresses the assertion to the configured issuer', async () => {
+      // Prepare
+      const { outcome, requests } = request([goodToken], {
+        overrides: { authMethod: 'private_key_jwt', issuer: 'https://as.example.test' },
+        secret: ecPem,
+      });
+
+      // Act
+      await outcome;
+
+      // Assess
+      const { payload } = await jwtVerify(requests[0]?.form.get('client_assertion') ?? '', ecKeys.publicKey, {
+        audience: 'https://as.example.test',
+      });
+      expect(payload.aud).toBe('https://as.example.test');
+    });
+
+    it('signs with a private JWK and names its kid in the header', async () => {
+      // Prepare
+      const jwk = { ...ecKeys.privateKey.export({ format: 'jwk' }), kid: 'shop-2024' };
+      const { outcome, requests } = request([goodToken], {
+        overrides: { authMethod: 'private_key_jwt' },
+        secret: JSON.stringify(jwk),
+      });
+
+      // Act
+      await outcome;
+
+      // Assess
+      const assertion = requests[0]?.form.get('client_assertion') ?? '';
+      expect(decodeProtectedHeader(assertion)).toMatchObject({ alg: 'ES256', kid: 'shop-2024' });
+      await expect(jwtVerify(assertion, ecKeys.publicKey)).resolves.toBeDefined();
+    });
+
+    it('signs RS256 with an RSA PEM private key', async () => {
+      // Prepare
+      const rsaKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const pem = rsaKeys.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+      const { outcome, requests } = request([goodToken], {
+        overrides: { authMethod: 'private_key_jwt' },
+        secret: pem,
+      });
+
+      // Act
+      await outcome;
+
+      // Assess
+      const { protectedHeader } = await jwtVerify(requests[0]?.form.get('client_assertion') ?? '', rsaKeys.publicKey);
+      expect(protectedHeader.alg).toBe('RS256');
+    });
+
+    it.each([
+      ['text that is no key', 'garbage-not-a-key-5f3a9c'],
+      [
+        'a PEM frame around garbage',
+        '-----BEGIN PRIVATE KEY-----\ngarbage-not-a-key-5f3a9c\n-----END PRIVATE KEY-----',
+      ],
+      ['broken JSON', '{garbage-not-a-key-5f3a9c'],
+      ['a JWK without a curve', '{"kty":"EC","d":"garbage-not-a-key-5f3a9c"}'],
+      ['a JWK with bad key material', '{"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"garbage-not-a-key-5f3a9c"}'],
+    ])('refuses %s as internal_error without echoing it, before any request', async (_case, secret) => {
+      // Prepare
+      const { outcome, requests } = request([goodToken], {
+        overrides: { authMethod: 'private_key_jwt' },
+        secret,
+      });
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('internal_error');
+      expect(error.description).toContain('shop');
+      expect(everythingSaidAbout(error)).not.toContain('garbage-not-a-key-5f3a9c');
+      expect(requests).toHaveLength(0);
+    });
+  });
+});
