@@ -281,7 +281,7 @@ describe('Function: parseBrokerConfigJson', () => {
     expect(error.message).toContain('BROKER_CONFIG is not valid JSON');
   });
 
-  it('says where a document stops being JSON without quoting it, which could quote a secret', () => {
+  it('refuses a document that is not JSON without quoting it, which could quote a secret', () => {
     // Prepare: an unquoted literal secret breaks the JSON right where the secret stands.
     const text = '{"clients":[{"name":"shop","clientSecret":{"value":hunter2-supersecret}}]}';
 
@@ -289,7 +289,7 @@ describe('Function: parseBrokerConfigJson', () => {
     const error = configErrorOf(() => parseBrokerConfigJson(text, 'clients.json', { allowLiteralSecrets: true }));
 
     // Assess
-    expect(error.message).toMatch(/clients\.json is not valid JSON \(at position \d+\)/);
+    expect(error.message).toMatch(/clients\.json is not valid JSON/);
     expect(error.message).not.toContain('hunter2');
   });
 
