@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { App, Stack } from 'aws-cdk-lib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
+import { TokenBroker } from '../../lib/token-broker.ts';
+import {
+  MOTO_CREDENTIALS,
+  MOTO_REGION,
+  type MotoServer,
+  motoUnavailableReason,
+  startMotoServer,
+} from '../integration/support/moto-server.ts';
+import { importEndpoint } from './synth.ts';
+
+const run = promisify(execFile);
+const skipReason = motoUnavailableReason();
+
+/**
+ * The artifact `cdk deploy` uploads, run as Lambda would: the bundled ES module imported by Node
+ * and its `handler` called, with the configuration the construct wrote, against real parts.
+ * This catches what only shows in the bundle (a CommonJS dependency's `require`, a missing module).
+ */
+describe.skipIf(skipReason !== undefined)(
+  `Bundle: the broker function's deployed code runs${skipReason ? ` [skipped: ${skipReason}]` : ''}`,
+  () => {
+    let server: AuthorizationServer;
+    let moto: MotoServer;
+    let assetDir: string;
+    let env: Record<string, string>;
+
+    beforeAll(async () => {
+      server = await startAuthorizationServer();
+      moto = await startMotoServer();
+      const secretsManager = new SecretsManagerClient({
+        endpoint: moto.endpoint,
+        region: MOTO_REGION,
+        credentials: MOTO_CREDENTIALS,
+      });
+      const secret = await secretsManager.send(new CreateSecretCommand({ Name: 'shop/m2m', SecretString: 'password' }));
+
+      const outdir = mkdtempSync(join(tmpdir(), 'token-broker-run-'));
+      const app = new App({ outdir });
+      const stack = new Stack(app, 'Bundled');
+      const config = {
+        clients: [
+          {
+            name: 'shop',
+            tokenEndpoint: server.tokenEndpoint,
+            clientId: 'm2m',
+            clientSecret: { secretId: secret.ARN as string },
+            scopes: ['read'],
+          },
+        ],
+      };
+      new TokenBroker(stack, 'Broker', { config, vpcEndpoints: [importEndpoint(stack)] });
+      const assembly = app.synth();
+      const template = assembly.getStackByName('Bundled').template as {
+        Resources: Record<
+          string,
+          { Type: string; Properties: { Environment?: { Variables?: Record<string, unknown> } } }
+        >;
+      };
+      const fn = Object.values(template.Resources).find(
+        (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.BROKER_CONFIG,
+      );
+      env = {
+        PATH: process.env.PATH ?? '',
+        BROKER_CONFIG: fn?.Properties.Environment?.Variables?.BROKER_CONFIG as string,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
+        AWS_REGION: MOTO_REGION,
+        AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+      };
+      const bundle = readdirSync(outdir).find((d) => d.startsWith('asset.'));
+      assetDir = join(outdir, bundle as string);
+      writeFileSync(
+        join(assetDir, 'invoke.mjs'),
+        [
+          "import { handler } from './index.mjs';",
+          'const context = { functionName: "token-broker", awsRequestId: "r-1", getRemainingTimeInMillis: () => 25000 };',
+          'const results = [];',
+          'for (const event of JSON.parse(process.argv[2])) results.push(await handler(event, context));',
+          'console.log(`RESULTS ${JSON.stringify(results)}`);',
+        ].join('\n'),
+      );
+    });
+    afterAll(async () => {
+      await server?.stop();
+      await moto?.stop();
+    });
+
+    it('serves a warm-up, an API Gateway request and a direct invocation from one cold start', async () => {
+      // Prepare
+      const events = [
+        { warmup: true },
+        {
+          httpMethod: 'GET',
+          resource: '/clients/shop/token',
+          path: '/clients/shop/token',
+          queryStringParameters: { scope: 'read' },
+          requestContext: { requestId: 'r-1', stage: 'v1' },
+        },
+        { client: 'shop', scopes: ['read'] },
+      ];
+
+      // Act
+      const { stdout } = await run(process.execPath, [join(assetDir, 'invoke.mjs'), JSON.stringify(events)], {
+        env,
+        cwd: assetDir,
+      });
+
+      // Assess
+      const results = JSON.parse(stdout.split('RESULTS ')[1] as string) as Record<string, unknown>[];
+      expect(results[0]).toMatchObject({ refreshed: 1, failed: 0 });
+      expect(results[1]).toMatchObject({ statusCode: 200, headers: { 'Cache-Control': 'no-store' } });
+      expect(results[2]).toMatchObject({ statusCode: 200, token_type: 'Bearer', scope: 'read' });
+      expect(server.tokenRequestCount()).toBe(1);
+    });
+  },
+);
