@@ -85,7 +85,7 @@ describe.skipIf(skipReason !== undefined)(
           'const context = { functionName: "token-broker", awsRequestId: "r-1", getRemainingTimeInMillis: () => 25000 };',
           'const results = [];',
           'for (const event of JSON.parse(process.argv[2])) results.push(await handler(event, context));',
-          'console.log(`RESULTS ${JSON.stringify(results)}`);',
+          'console.log("RESULTS " + JSON.stringify(results));',
         ].join('\n'),
       );
     });
