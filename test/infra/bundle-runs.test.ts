@@ -3,18 +3,12 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { App, Stack } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
 import { TokenBroker } from '../../lib/token-broker.ts';
-import {
-  MOTO_CREDENTIALS,
-  MOTO_REGION,
-  type MotoServer,
-  motoUnavailableReason,
-  startMotoServer,
-} from '../integration/support/moto-server.ts';
+import { type MotoServer, motoUnavailableReason, startMotoServer } from '../integration/support/moto-server.ts';
 import { importEndpoint } from './synth.ts';
 
 const run = promisify(execFile);
@@ -36,11 +30,7 @@ describe.skipIf(skipReason !== undefined)(
     beforeAll(async () => {
       server = await startAuthorizationServer();
       moto = await startMotoServer();
-      const secretsManager = new SecretsManagerClient({
-        endpoint: moto.endpoint,
-        region: MOTO_REGION,
-        credentials: MOTO_CREDENTIALS,
-      });
+      const secretsManager = moto.secretsManager();
       const secret = await secretsManager.send(new CreateSecretCommand({ Name: 'shop/m2m', SecretString: 'password' }));
 
       const outdir = mkdtempSync(join(tmpdir(), 'token-broker-run-'));
@@ -71,10 +61,7 @@ describe.skipIf(skipReason !== undefined)(
       env = {
         PATH: process.env.PATH ?? '',
         BROKER_CONFIG: fn?.Properties.Environment?.Variables?.BROKER_CONFIG as string,
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
-        AWS_REGION: MOTO_REGION,
-        AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+        ...moto.environment(),
       };
       const bundle = readdirSync(outdir).find((d) => d.startsWith('asset.'));
       assetDir = join(outdir, bundle as string);

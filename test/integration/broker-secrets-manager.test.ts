@@ -3,20 +3,14 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   PutSecretValueCommand,
-  SecretsManagerClient,
+  type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
 import { type LocalBroker, startLocalBroker } from '../../lambda/local/local-broker.ts';
 import { configFor, getToken, introspect } from './support/fixtures.ts';
-import {
-  MOTO_CREDENTIALS,
-  MOTO_REGION,
-  type MotoServer,
-  motoUnavailableReason,
-  startMotoServer,
-} from './support/moto-server.ts';
+import { type MotoServer, motoUnavailableReason, startMotoServer } from './support/moto-server.ts';
 
 const skipReason = motoUnavailableReason();
 
@@ -43,11 +37,7 @@ describe.skipIf(skipReason !== undefined)(title, () => {
 
   beforeAll(async () => {
     moto = await startMotoServer();
-    secretsManager = new SecretsManagerClient({
-      endpoint: moto.endpoint,
-      region: MOTO_REGION,
-      credentials: MOTO_CREDENTIALS,
-    });
+    secretsManager = moto.secretsManager();
     server = await startAuthorizationServer();
   });
   afterEach(async () => {

@@ -1,16 +1,10 @@
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { localContext } from '../../lambda/local/api-gateway-event.ts';
 import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
 import { type CapturedOutput, captureOutput } from './support/captured-output.ts';
-import {
-  MOTO_CREDENTIALS,
-  MOTO_REGION,
-  type MotoServer,
-  motoUnavailableReason,
-  startMotoServer,
-} from './support/moto-server.ts';
+import { type MotoServer, motoUnavailableReason, startMotoServer } from './support/moto-server.ts';
 
 const skipReason = motoUnavailableReason();
 const title = `Lambda entry point (lambda/broker/handler.ts) configured from its environment${skipReason ? ` [skipped: ${skipReason}]` : ''}`;
@@ -46,21 +40,14 @@ describe.skipIf(skipReason !== undefined)(title, () => {
 
   const environment = (config: unknown) => ({
     BROKER_CONFIG: JSON.stringify(config),
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
-    AWS_REGION: MOTO_REGION,
-    AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+    ...moto.environment(),
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
 
   beforeAll(async () => {
     moto = await startMotoServer();
     server = await startAuthorizationServer();
-    const secretsManager = new SecretsManagerClient({
-      endpoint: moto.endpoint,
-      region: MOTO_REGION,
-      credentials: MOTO_CREDENTIALS,
-    });
+    const secretsManager = moto.secretsManager();
     const created = await secretsManager.send(
       new CreateSecretCommand({ Name: 'shop/m2m-client', SecretString: 'password' }),
     );

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 /**
  * A real Secrets Manager API: moto's server, started by the tests on loopback.
@@ -9,6 +10,10 @@ import { createServer } from 'node:net';
  */
 export interface MotoServer {
   readonly endpoint: string;
+  /** An SDK client pointed at this server. */
+  secretsManager(): SecretsManagerClient;
+  /** The environment a Lambda process needs to reach this server with the SDK's defaults. */
+  environment(): Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -38,7 +43,17 @@ export async function startMotoServer(): Promise<MotoServer> {
   });
   const endpoint = `http://127.0.0.1:${port}`;
   await waitUntilReady(endpoint, child, () => stderr);
-  return { endpoint, stop: () => stopChild(child) };
+  return {
+    endpoint,
+    secretsManager: () => new SecretsManagerClient({ endpoint, region: MOTO_REGION, credentials: MOTO_CREDENTIALS }),
+    environment: () => ({
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
+      AWS_REGION: MOTO_REGION,
+      AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+    }),
+    stop: () => stopChild(child),
+  };
 }
 
 async function waitUntilReady(endpoint: string, child: ChildProcess, stderr: () => string): Promise<void> {
