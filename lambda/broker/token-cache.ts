@@ -59,6 +59,14 @@ export interface CacheResult {
 export interface TokenCacheOptions {
   readonly stores: readonly TokenStore[];
   readonly now?: () => number;
+  /**
+   * After a failed refresh, how long the still-valid current token is served as is, without a new
+   * attempt. Without it, during an outage every request would wait out the token request's
+   * retries before getting the token it could have had at once, and would add load to a failing
+   * authorization server.
+   * @default 10000 (ms)
+   */
+  readonly refreshCooldownMs?: number;
 }
 
 /**
@@ -72,34 +80,37 @@ export function safetyMarginMs(token: CachedToken): number {
 export class TokenCache {
   readonly #stores: readonly TokenStore[];
   readonly #now: () => number;
+  readonly #cooldownMs: number;
   readonly #inFlight = new Map<string, Promise<CacheResult>>();
+  /** Per key: the last refresh failure, and until when no new refresh is attempted. */
+  readonly #failures = new Map<string, { readonly error: unknown; readonly until: number }>();
 
   constructor(options: TokenCacheOptions) {
     if (options.stores.length === 0) throw new Error('TokenCache needs at least one store');
     this.#stores = options.stores;
     this.#now = options.now ?? Date.now;
+    this.#cooldownMs = options.refreshCooldownMs ?? 10_000;
   }
 
   /**
    * Returns the cached token for `key` while it is before its refresh point; otherwise fetches a
    * new one (shared by concurrent callers). If the fetch fails and the current token is still
-   * valid beyond the safety margin, that token is served; else the fetch's error is thrown.
+   * valid beyond the safety margin, that token is served, and served again without a new attempt
+   * for the cool-down; else the fetch's error is thrown.
    */
   async get(key: string, fetchToken: () => Promise<CachedToken>): Promise<CacheResult> {
     const current = await this.#read(key);
     if (current && this.#now() < current.refreshAt) return { token: current, source: 'cache' };
+    const failure = this.#failures.get(key);
+    if (current && failure && this.#now() < failure.until && this.#usable(current)) {
+      return { token: current, source: 'stale', refreshError: failure.error };
+    }
     let pending = this.#inFlight.get(key);
     if (!pending) {
       pending = this.#refresh(key, current, fetchToken).finally(() => this.#inFlight.delete(key));
       this.#inFlight.set(key, pending);
     }
     return pending;
-  }
-
-  /** The token for `key` if it is before its refresh point; never fetches. */
-  async peek(key: string): Promise<CachedToken | undefined> {
-    const current = await this.#read(key);
-    return current && this.#now() < current.refreshAt ? current : undefined;
   }
 
   async #refresh(
@@ -109,14 +120,21 @@ export class TokenCache {
   ): Promise<CacheResult> {
     try {
       const token = await fetchToken();
+      this.#failures.delete(key);
       await Promise.all(this.#stores.map((store) => store.set(key, token)));
       return { token, source: 'fetched' };
     } catch (error) {
-      if (current && this.#now() < current.expiresAt - safetyMarginMs(current)) {
+      if (current && this.#usable(current)) {
+        this.#failures.set(key, { error, until: this.#now() + this.#cooldownMs });
         return { token: current, source: 'stale', refreshError: error };
       }
       throw error;
     }
+  }
+
+  /** Still worth serving: valid beyond the safety margin. */
+  #usable(token: CachedToken): boolean {
+    return this.#now() < token.expiresAt - safetyMarginMs(token);
   }
 
   /** The freshest token among the tiers; a nearer tier is filled from a farther one. */

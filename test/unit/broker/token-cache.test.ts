@@ -155,15 +155,53 @@ describe('Class: TokenCache', () => {
     expect(result.refreshError).toBe(failure);
   });
 
-  it('tries to refresh again on the next request after serving a stale token', async () => {
+  it('serves the stale token at once, without a new attempt, during the cool-down after a failed refresh', async () => {
     // Prepare
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now });
+    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now, refreshCooldownMs: 10_000 });
+    const source = tokenSource();
+    await cache.get('shop', source.fetch);
+    vi.advanceTimersByTime(0.9 * HOUR_MS);
+    const failure = new Error('authorization server down');
+    source.failing = failure;
+    await cache.get('shop', source.fetch);
+    vi.advanceTimersByTime(9_000);
+
+    // Act
+    const result = await cache.get('shop', source.fetch);
+
+    // Assess
+    expect(result).toMatchObject({ source: 'stale', token: { accessToken: 'token-1' }, refreshError: failure });
+    expect(source.calls).toBe(2);
+  });
+
+  it('tries to refresh again on the first request after the cool-down', async () => {
+    // Prepare
+    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now, refreshCooldownMs: 10_000 });
     const source = tokenSource();
     await cache.get('shop', source.fetch);
     vi.advanceTimersByTime(0.9 * HOUR_MS);
     source.failing = new Error('authorization server down');
     await cache.get('shop', source.fetch);
     source.failing = undefined;
+    vi.advanceTimersByTime(10_000);
+
+    // Act
+    const result = await cache.get('shop', source.fetch);
+
+    // Assess
+    expect(result).toMatchObject({ source: 'fetched', token: { accessToken: 'token-3' } });
+  });
+
+  it('tries to refresh during the cool-down once the current token is no longer usable', async () => {
+    // Prepare: a refresh fails 3 s before the safety margin; the cool-down outlasts the token.
+    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now, refreshCooldownMs: 60_000 });
+    const source = tokenSource();
+    await cache.get('shop', source.fetch);
+    vi.advanceTimersByTime(HOUR_MS - 30_000 - 3_000);
+    source.failing = new Error('authorization server down');
+    await cache.get('shop', source.fetch);
+    source.failing = undefined;
+    vi.advanceTimersByTime(5_000);
 
     // Act
     const result = await cache.get('shop', source.fetch);
@@ -272,25 +310,6 @@ describe('Class: TokenCache', () => {
     // Assess
     expect(result.token.accessToken).toBe('near-token');
     expect(reads).toEqual([]);
-  });
-
-  describe('Method: peek', () => {
-    it('returns the token before its refresh point and nothing after, without fetching', async () => {
-      // Prepare
-      const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now });
-      const source = tokenSource();
-      await cache.get('shop', source.fetch);
-
-      // Act
-      const before = await cache.peek('shop');
-      vi.advanceTimersByTime(0.75 * HOUR_MS);
-      const after = await cache.peek('shop');
-
-      // Assess
-      expect(before?.accessToken).toBe('token-1');
-      expect(after).toBeUndefined();
-      expect(source.calls).toBe(1);
-    });
   });
 });
 
