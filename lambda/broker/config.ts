@@ -5,6 +5,8 @@
  * It is parsed and validated once, at cold start, into typed values. Every error names the field.
  */
 
+import { CLIENT_NAME_PATTERN, SCOPE_TOKEN_PATTERN } from '../shared/oauth-syntax.ts';
+
 /** How the broker authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2). */
 export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt';
 
@@ -74,9 +76,6 @@ export class ConfigError extends Error {
   }
 }
 
-export const CLIENT_NAME_PATTERN = /^[a-z0-9-]{1,64}$/;
-/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
-const SCOPE_TOKEN_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const RESERVED_PARAMS = new Set([
   'grant_type',

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { SCOPE_TOKEN_PATTERN } from '../shared/oauth-syntax.ts';
 import { BrokerError } from './errors.ts';
 import type { TokenRequest } from './token-broker.ts';
 
@@ -8,8 +9,6 @@ export type Invocation =
   | { readonly kind: 'direct'; readonly event: unknown }
   | { readonly kind: 'warmup' };
 
-/** RFC 6749 §3.3 scope-token. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const TOKEN_PATH = /\/clients\/([^/]+)\/token\/?$/;
 const DIRECT_KEYS = new Set(['client', 'scopes']);
 
@@ -55,7 +54,10 @@ export function parseDirectRequest(event: unknown): TokenRequest {
     throw new BrokerError('invalid_request', 'client must be a non-empty string');
   }
   if (event.scopes === undefined) return { client: event.client };
-  if (!Array.isArray(event.scopes) || !event.scopes.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s))) {
+  if (
+    !Array.isArray(event.scopes) ||
+    !event.scopes.every((s) => typeof s === 'string' && SCOPE_TOKEN_PATTERN.test(s))
+  ) {
     throw new BrokerError('invalid_request', 'scopes must be an array of scope tokens');
   }
   return { client: event.client, scopes: event.scopes as string[] };
@@ -66,7 +68,7 @@ function parseScopeParameter(scope: string): readonly string[] {
   if (scopes.length === 0)
     throw new BrokerError('invalid_request', 'scope must not be empty; omit it for the defaults');
   for (const s of scopes) {
-    if (!SCOPE_TOKEN.test(s)) {
+    if (!SCOPE_TOKEN_PATTERN.test(s)) {
       throw new BrokerError('invalid_request', 'scope must be space-separated scope tokens (RFC 6749 section 3.3)');
     }
   }

@@ -1,10 +1,6 @@
+import { CLIENT_NAME_PATTERN, SCOPE_TOKEN_PATTERN } from '../shared/oauth-syntax.ts';
 import { TokenBrokerError } from './errors.ts';
 import type { TokenRequest } from './token-transport.ts';
-
-/** The broker's client names: `[a-z0-9-]{1,64}` (they are a URL path segment). */
-const CLIENT_NAME_PATTERN = /^[a-z0-9-]{1,64}$/;
-/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
-const SCOPE_TOKEN_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /**
  * Checks a request before anything is sent, so a typo fails fast and no caller input ever
