@@ -11,7 +11,7 @@
  * Run: npm run bench
  */
 import { performance } from 'node:perf_hooks';
-import { parseBrokerConfig } from '../lambda/broker/config.ts';
+import { parseBrokerConfig } from '../lambda/broker/core/config.ts';
 import { startAuthorizationServer } from '../lambda/local/authorization-server.ts';
 import { startLocalBroker } from '../lambda/local/local-broker.ts';
 

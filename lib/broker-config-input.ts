@@ -1,5 +1,5 @@
 import { Token } from 'aws-cdk-lib';
-import { type BrokerConfig, ConfigError, parseBrokerConfig } from '../lambda/broker/config.ts';
+import { type BrokerConfig, ConfigError, parseBrokerConfig } from '../lambda/broker/core/config.ts';
 
 /**
  * A client entry as written in the configuration JSON: the runtime's schema

@@ -38,7 +38,7 @@ export class BrokerFunction extends Construct {
     this.logGroup.grantWrite(role);
 
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      ...nodejsFunctionDefaults('lambda/broker/handler.ts'),
+      ...nodejsFunctionDefaults('lambda/broker/index.ts'),
       memorySize: props.memorySize,
       timeout: props.timeout,
       reservedConcurrentExecutions: props.reservedConcurrency,

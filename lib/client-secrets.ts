@@ -2,7 +2,7 @@ import { Arn, ArnFormat, CfnOutput, Stack, Token, Validations } from 'aws-cdk-li
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { AuthMethod } from '../lambda/broker/config.ts';
+import type { AuthMethod } from '../lambda/broker/core/config.ts';
 import type { BrokerClientInput } from './broker-config-input.ts';
 
 /** A secret the caller already has, for one client. */

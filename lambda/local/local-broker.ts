@@ -4,12 +4,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { BrokerConfig } from '../broker/config.ts';
-import { createTokenBroker } from '../broker/create-broker.ts';
-import { createHandler } from '../broker/create-handler.ts';
-import { powertoolsTelemetry } from '../broker/telemetry.ts';
-import type { TokenBroker } from '../broker/token-broker.ts';
-import type { TokenEndpointDeps } from '../broker/token-endpoint.ts';
+import type { TokenEndpointDeps } from '../broker/adapters/token-endpoint.ts';
+import type { BrokerConfig } from '../broker/core/config.ts';
+import type { TokenBroker } from '../broker/core/token-broker.ts';
+import { createTokenBroker } from '../broker/handler/create-broker.ts';
+import { createHandler } from '../broker/handler/create-handler.ts';
+import { powertoolsTelemetry } from '../broker/handler/telemetry.ts';
 import { localContext, toApiGatewayEvent } from './api-gateway-event.ts';
 
 export interface LocalBrokerOptions {

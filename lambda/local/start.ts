@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { type BrokerConfig, ConfigError, parseBrokerConfig, parseBrokerConfigJson } from '../broker/config.ts';
+import { type BrokerConfig, ConfigError, parseBrokerConfig, parseBrokerConfigJson } from '../broker/core/config.ts';
 import { type AuthorizationServer, SEED_CLIENT, startAuthorizationServer } from './authorization-server.ts';
 import { type LocalBroker, startLocalBroker } from './local-broker.ts';
 

@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseBrokerConfigJson } from '../../lambda/broker/config.ts';
+import { parseBrokerConfigJson } from '../../lambda/broker/core/config.ts';
 import { TokenBroker } from '../../lib/token-broker.ts';
 import { asArray, EXISTING_ENDPOINT_ID, importEndpoint, newTestStack, policyStatements, TWO_CLIENTS } from './synth.ts';
 

@@ -7,7 +7,7 @@ import { type CapturedOutput, captureOutput } from './support/captured-output.ts
 import { type MotoServer, motoUnavailableReason, startMotoServer } from './support/moto-server.ts';
 
 const skipReason = motoUnavailableReason();
-const title = `Lambda entry point (lambda/broker/handler.ts) configured from its environment${skipReason ? ` [skipped: ${skipReason}]` : ''}`;
+const title = `Lambda entry point (lambda/broker/index.ts) configured from its environment${skipReason ? ` [skipped: ${skipReason}]` : ''}`;
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -15,7 +15,7 @@ type Handler = (event: unknown, context: Context) => Promise<unknown>;
 async function coldStart(env: Record<string, string>): Promise<Handler> {
   vi.resetModules();
   for (const [key, value] of Object.entries(env)) vi.stubEnv(key, value);
-  const module = (await import('../../lambda/broker/handler.ts')) as { handler: Handler };
+  const module = (await import('../../lambda/broker/index.ts')) as { handler: Handler };
   return module.handler;
 }
 

@@ -1,7 +1,7 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseBrokerConfig } from '../../../lambda/broker/config.ts';
+import { parseBrokerConfig } from '../../../lambda/broker/core/config.ts';
 import {
   type Fetch,
   TokenBrokerClient,

@@ -1,4 +1,4 @@
-import { type BrokerConfig, parseBrokerConfig } from '../../../lambda/broker/config.ts';
+import { type BrokerConfig, parseBrokerConfig } from '../../../lambda/broker/core/config.ts';
 import type { AuthorizationServer } from '../../../lambda/local/authorization-server.ts';
 
 /** A one-client broker configuration against the embedded authorization server. */

@@ -1,4 +1,4 @@
-import { type BrokerConfig, type ClientConfig, parseBrokerConfig } from '../../../../lambda/broker/config.ts';
+import { type BrokerConfig, type ClientConfig, parseBrokerConfig } from '../../../../lambda/broker/core/config.ts';
 
 export const TOKEN_ENDPOINT = 'https://as.example.test/oauth2/token';
 export const CLIENT_SECRET = 'shop-client-secret-DO-NOT-LEAK';

@@ -1,4 +1,4 @@
-import type { SecretReader, SecretStage } from '../../../../lambda/broker/secret-store.ts';
+import type { SecretReader, SecretStage } from '../../../../lambda/broker/core/secret-store.ts';
 
 interface StoredVersion {
   text: string;

@@ -1,5 +1,5 @@
-import type { BrokerError } from '../../../../lambda/broker/errors.ts';
-import type { BrokerTelemetry } from '../../../../lambda/broker/token-broker.ts';
+import type { BrokerError } from '../../../../lambda/broker/core/errors.ts';
+import type { BrokerTelemetry } from '../../../../lambda/broker/core/token-broker.ts';
 
 export type TelemetryEvent =
   | { readonly event: 'tokenFetched'; readonly client: string; readonly credentials: 'current' | 'rotated' }

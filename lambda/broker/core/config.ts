@@ -5,7 +5,7 @@
  * It is parsed and validated once, at cold start, into typed values. Every error names the field.
  */
 
-import { CLIENT_NAME_PATTERN, SCOPE_TOKEN_PATTERN } from '../shared/oauth-syntax.ts';
+import { CLIENT_NAME_PATTERN, SCOPE_TOKEN_PATTERN } from '../../shared/oauth-syntax.ts';
 
 /** How the broker authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2). */
 export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt';

@@ -5,7 +5,7 @@ import {
   safetyMarginMs,
   TokenCache,
   type TokenStore,
-} from '../../../lambda/broker/token-cache.ts';
+} from '../../../../lambda/broker/core/token-cache.ts';
 
 const HOUR_MS = 3_600_000;
 const now = () => Date.now();

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { SCOPE_TOKEN_PATTERN } from '../shared/oauth-syntax.ts';
-import { BrokerError } from './errors.ts';
-import type { TokenRequest } from './token-broker.ts';
+import { SCOPE_TOKEN_PATTERN } from '../../shared/oauth-syntax.ts';
+import { BrokerError } from '../core/errors.ts';
+import type { TokenRequest } from '../core/token-broker.ts';
 
 /** What one invocation asks of the broker, and how its answer must be shaped. */
 export type Invocation =

@@ -1,10 +1,14 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { BrokerConfig } from './config.ts';
-import { SecretStore } from './secret-store.ts';
-import { SecretsManagerReader } from './secrets-manager-reader.ts';
-import { type BrokerTelemetry, TokenBroker } from './token-broker.ts';
-import { MemoryTokenStore, TokenCache, type TokenStore } from './token-cache.ts';
-import { realTokenEndpointDeps, requestClientCredentialsToken, type TokenEndpointDeps } from './token-endpoint.ts';
+import { SecretsManagerReader } from '../adapters/secrets-manager-reader.ts';
+import {
+  realTokenEndpointDeps,
+  requestClientCredentialsToken,
+  type TokenEndpointDeps,
+} from '../adapters/token-endpoint.ts';
+import type { BrokerConfig } from '../core/config.ts';
+import { SecretStore } from '../core/secret-store.ts';
+import { type BrokerTelemetry, TokenBroker } from '../core/token-broker.ts';
+import { MemoryTokenStore, TokenCache, type TokenStore } from '../core/token-cache.ts';
 
 export interface CreateBrokerOptions {
   readonly telemetry: BrokerTelemetry;

@@ -7,11 +7,11 @@ import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import { type BrokerError, toBrokerError } from './errors.ts';
+import { type BrokerError, toBrokerError } from '../core/errors.ts';
+import type { TokenBroker, TokenRequest, WarmUpSummary } from '../core/token-broker.ts';
 import { classifyEvent, parseApiRequest, parseDirectRequest } from './events.ts';
 import { type BrokerReply, errorReply, toApiGatewayResult, toDirectResult, tokenReply } from './responses.ts';
 import { describeError, METRIC } from './telemetry.ts';
-import type { TokenBroker, TokenRequest, WarmUpSummary } from './token-broker.ts';
 
 export interface HandlerDeps {
   readonly broker: TokenBroker;

@@ -6,10 +6,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConfigError, parseBrokerConfigJson } from './config.ts';
-import { createTokenBroker } from './create-broker.ts';
-import { createHandler } from './create-handler.ts';
-import { powertoolsTelemetry } from './telemetry.ts';
+import { ConfigError, parseBrokerConfigJson } from './core/config.ts';
+import { createTokenBroker } from './handler/create-broker.ts';
+import { createHandler } from './handler/create-handler.ts';
+import { powertoolsTelemetry } from './handler/telemetry.ts';
 
 /** Name of the environment variable that holds the configuration JSON (set by the CDK construct). */
 export const CONFIG_ENV = 'BROKER_CONFIG';

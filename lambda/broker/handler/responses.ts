@@ -1,6 +1,6 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { BrokerError, BrokerErrorCode } from './errors.ts';
-import type { IssuedToken } from './token-broker.ts';
+import type { BrokerError, BrokerErrorCode } from '../core/errors.ts';
+import type { IssuedToken } from '../core/token-broker.ts';
 
 /** The one place that maps broker error codes to HTTP statuses. */
 export const HTTP_STATUS: Readonly<Record<BrokerErrorCode, number>> = {

@@ -1,5 +1,5 @@
 import { createPrivateKey, type JsonWebKey as NodeJwk, webcrypto } from 'node:crypto';
-import { BrokerError } from './errors.ts';
+import { BrokerError } from '../core/errors.ts';
 
 /** A private key ready for oauth4webapi's `PrivateKeyJwt` (RFC 7523 §2.2 client assertions). */
 export interface ClientPrivateKey {

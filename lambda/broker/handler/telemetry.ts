@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { BrokerError } from './errors.ts';
-import type { BrokerTelemetry } from './token-broker.ts';
+import type { BrokerError } from '../core/errors.ts';
+import type { BrokerTelemetry } from '../core/token-broker.ts';
 
 /**
  * Metric names are part of the deployed product: the CDK construct alarms on `UpstreamFailure`.

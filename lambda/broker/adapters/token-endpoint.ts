@@ -1,8 +1,8 @@
 import * as oauth from 'oauth4webapi';
-import type { ClientConfig } from './config.ts';
-import { BrokerError } from './errors.ts';
+import type { ClientConfig } from '../core/config.ts';
+import { BrokerError } from '../core/errors.ts';
+import { type RetryDecision, type RetryDeps, realRetryDeps, withRetries } from '../retry.ts';
 import { importClientPrivateKey } from './private-key.ts';
-import { type RetryDecision, type RetryDeps, realRetryDeps, withRetries } from './retry.ts';
 
 /** A validated token response (RFC 6749 §5.1). */
 export interface TokenResponse {

@@ -2,11 +2,11 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createTokenBroker } from '../../../lambda/broker/create-broker.ts';
-import { createHandler } from '../../../lambda/broker/create-handler.ts';
-import { powertoolsTelemetry } from '../../../lambda/broker/telemetry.ts';
-import { brokerConfig, CLIENT_SECRET } from './support/client-config.ts';
-import { virtualTime } from './support/virtual-time.ts';
+import { createTokenBroker } from '../../../../lambda/broker/handler/create-broker.ts';
+import { createHandler } from '../../../../lambda/broker/handler/create-handler.ts';
+import { powertoolsTelemetry } from '../../../../lambda/broker/handler/telemetry.ts';
+import { brokerConfig, CLIENT_SECRET } from '../support/client-config.ts';
+import { virtualTime } from '../support/virtual-time.ts';
 
 const ACCESS_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.handler-access-token.sig';
 const AUTHORIZATION =

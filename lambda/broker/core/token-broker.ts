@@ -1,8 +1,8 @@
+import { CredentialsRejectedError, type TokenResponse } from '../adapters/token-endpoint.ts';
 import { type BrokerConfig, type ClientConfig, normalizeScopes } from './config.ts';
 import { BrokerError, toBrokerError } from './errors.ts';
 import type { SecretStore, SecretVersion } from './secret-store.ts';
 import type { CachedToken, TokenCache, TokenSource } from './token-cache.ts';
-import { CredentialsRejectedError, type TokenResponse } from './token-endpoint.ts';
 
 export interface TokenRequest {
   readonly client: string;

@@ -1,10 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { BrokerError } from '../../../lambda/broker/errors.ts';
-import { CredentialsRejectedError, requestClientCredentialsToken } from '../../../lambda/broker/token-endpoint.ts';
-import { CLIENT_SECRET, clientConfig, TOKEN_ENDPOINT } from './support/client-config.ts';
-import { everythingSaidAbout } from './support/leaks.ts';
+import {
+  CredentialsRejectedError,
+  requestClientCredentialsToken,
+} from '../../../../lambda/broker/adapters/token-endpoint.ts';
+import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
+import { CLIENT_SECRET, clientConfig, TOKEN_ENDPOINT } from '../support/client-config.ts';
+import { everythingSaidAbout } from '../support/leaks.ts';
 import {
   type Answer,
   connectionRefused,
@@ -12,8 +15,8 @@ import {
   hangs,
   scriptedFetch,
   tokenResponse,
-} from './support/scripted-fetch.ts';
-import { virtualTime } from './support/virtual-time.ts';
+} from '../support/scripted-fetch.ts';
+import { virtualTime } from '../support/virtual-time.ts';
 
 const ACCESS_TOKEN = 'access-token-from-the-server';
 const LEAKY_TOKEN = 'leaky-token';

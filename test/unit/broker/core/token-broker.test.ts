@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ClientConfig } from '../../../lambda/broker/config.ts';
-import { BrokerError } from '../../../lambda/broker/errors.ts';
-import { SecretStore } from '../../../lambda/broker/secret-store.ts';
-import { TokenBroker, type TokenEndpoint } from '../../../lambda/broker/token-broker.ts';
-import { MemoryTokenStore, TokenCache } from '../../../lambda/broker/token-cache.ts';
-import { CredentialsRejectedError, type TokenResponse } from '../../../lambda/broker/token-endpoint.ts';
-import { brokerConfig } from './support/client-config.ts';
-import { FakeSecretReader } from './support/fake-secret-reader.ts';
-import { recordingTelemetry } from './support/recording-telemetry.ts';
+import { CredentialsRejectedError, type TokenResponse } from '../../../../lambda/broker/adapters/token-endpoint.ts';
+import type { ClientConfig } from '../../../../lambda/broker/core/config.ts';
+import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
+import { SecretStore } from '../../../../lambda/broker/core/secret-store.ts';
+import { TokenBroker, type TokenEndpoint } from '../../../../lambda/broker/core/token-broker.ts';
+import { MemoryTokenStore, TokenCache } from '../../../../lambda/broker/core/token-cache.ts';
+import { brokerConfig } from '../support/client-config.ts';
+import { FakeSecretReader } from '../support/fake-secret-reader.ts';
+import { recordingTelemetry } from '../support/recording-telemetry.ts';
 
 const now = () => Date.now();
 

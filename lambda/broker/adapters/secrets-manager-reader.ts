@@ -3,8 +3,8 @@ import {
   ResourceNotFoundException,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { BrokerError } from './errors.ts';
-import type { SecretReader, SecretStage } from './secret-store.ts';
+import { BrokerError } from '../core/errors.ts';
+import type { SecretReader, SecretStage } from '../core/secret-store.ts';
 
 const TRANSIENT_ERRORS = new Set([
   'ThrottlingException',

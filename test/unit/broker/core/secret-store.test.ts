@@ -5,12 +5,12 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { SecretSource } from '../../../lambda/broker/config.ts';
-import { BrokerError } from '../../../lambda/broker/errors.ts';
-import { SecretStore } from '../../../lambda/broker/secret-store.ts';
-import { SecretsManagerReader } from '../../../lambda/broker/secrets-manager-reader.ts';
-import { FakeSecretReader } from './support/fake-secret-reader.ts';
-import { everythingSaidAbout } from './support/leaks.ts';
+import { SecretsManagerReader } from '../../../../lambda/broker/adapters/secrets-manager-reader.ts';
+import type { SecretSource } from '../../../../lambda/broker/core/config.ts';
+import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
+import { SecretStore } from '../../../../lambda/broker/core/secret-store.ts';
+import { FakeSecretReader } from '../support/fake-secret-reader.ts';
+import { everythingSaidAbout } from '../support/leaks.ts';
 
 const TTL_MS = 300_000;
 const now = () => Date.now();

@@ -4,7 +4,7 @@ import {
   normalizeScopes,
   parseBrokerConfig,
   parseBrokerConfigJson,
-} from '../../../lambda/broker/config.ts';
+} from '../../../../lambda/broker/core/config.ts';
 
 /** The example of the README. */
 const documentedExample = {
