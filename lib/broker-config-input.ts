@@ -1,37 +1,28 @@
 import { Token } from 'aws-cdk-lib';
-import { type BrokerConfig, ConfigError, parseBrokerConfig } from '../lambda/broker/core/config.ts';
+import {
+  type BrokerConfig,
+  type ClientInput,
+  ConfigError,
+  type ConfigInput,
+  parseBrokerConfig,
+} from '../lambda/broker/core/config.ts';
 
 /**
- * A client entry as written in the configuration JSON: the runtime's schema
- * (`lambda/broker/config.ts`, which documents each field), except that `clientSecret` may be
+ * A client entry as the construct takes it: the runtime's schema ({@link ClientInput}, documented
+ * in `lambda/broker/core/config.ts`), except that `clientSecret` names an existing secret or is
  * omitted. The construct then creates a secret with a placeholder value for that client.
  */
-export interface BrokerClientInput {
-  readonly name: string;
-  readonly tokenEndpoint: string;
-  readonly issuer?: string;
-  readonly clientId: string;
+export interface BrokerClientInput extends Omit<ClientInput, 'clientSecret'> {
   /**
    * An existing secret: its name or ARN, and the JSON field holding the value if it is JSON.
    * @default a new secret with a generated placeholder value
    */
   readonly clientSecret?: { readonly secretId: string; readonly field?: string };
-  readonly authMethod?: 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt';
-  readonly scopes?: readonly string[];
-  readonly audience?: string;
-  readonly resource?: string | readonly string[];
-  readonly extraParams?: Readonly<Record<string, string>>;
-  readonly refreshAt?: number;
-  readonly defaultExpiresInSeconds?: number;
-  readonly attemptTimeoutMs?: number;
-  readonly deadlineMs?: number;
-  readonly maxRetries?: number;
 }
 
 /** The configuration JSON given to the construct (`-c config=FILE` in the example app). */
-export interface BrokerConfigInput {
+export interface BrokerConfigInput extends Omit<ConfigInput, 'clients'> {
   readonly clients: readonly BrokerClientInput[];
-  readonly secretTtlMs?: number;
 }
 
 /** Stands in for a secret that is resolved later (an ARN the construct fills in). */
@@ -66,13 +57,9 @@ export function validateBrokerConfig(config: BrokerConfigInput, externalSecrets:
   try {
     return parseBrokerConfig(checkable);
   } catch (error) {
-    if (error instanceof ConfigError) throw new ConfigError(`config.${error.field}`, problemOf(error));
+    if (error instanceof ConfigError) throw new ConfigError(`config.${error.field}`, error.problem);
     throw error;
   }
-}
-
-function problemOf(error: ConfigError): string {
-  return error.message.slice(`Invalid broker configuration: ${error.field} `.length);
 }
 
 /**

@@ -4,11 +4,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ENV, METRICS_NAMESPACE, SERVICE_NAME } from '../lambda/shared/contract.ts';
 import { nodejsFunctionDefaults, SOURCE_MAPS_ENV } from './bundling.ts';
-
-/** Powertools settings; the alarm on `UpstreamFailure` depends on the namespace and service name. */
-export const BROKER_SERVICE_NAME = 'token-broker';
-export const BROKER_METRICS_NAMESPACE = 'M2MTokenBroker';
 
 export interface BrokerFunctionProps {
   /** JSON text of the runtime configuration, secret ARNs filled in. Never a secret value. */
@@ -47,9 +44,9 @@ export class BrokerFunction extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       description: 'OAuth 2.0 client-credentials token broker',
       environment: {
-        BROKER_CONFIG: props.configJson,
-        POWERTOOLS_SERVICE_NAME: BROKER_SERVICE_NAME,
-        POWERTOOLS_METRICS_NAMESPACE: BROKER_METRICS_NAMESPACE,
+        [ENV.brokerConfig]: props.configJson,
+        [ENV.powertoolsServiceName]: SERVICE_NAME,
+        [ENV.powertoolsMetricsNamespace]: METRICS_NAMESPACE,
         ...SOURCE_MAPS_ENV,
       },
     });

@@ -4,17 +4,16 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { ENV, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../lambda/shared/contract.ts';
 import { BrokerAlarms } from './broker-alarms.ts';
 import { type BrokerConfigInput, validateBrokerConfig } from './broker-config-input.ts';
-import { BROKER_METRICS_NAMESPACE, BROKER_SERVICE_NAME, BrokerFunction } from './broker-function.ts';
+import { BrokerFunction } from './broker-function.ts';
 import { ClientSecrets, secretIdOf } from './client-secrets.ts';
 import { PrivateTokenApi } from './private-token-api.ts';
+import { checkProps } from './props-error.ts';
 import type { TokenBrokerProps } from './token-broker-props.ts';
 import { validateTokenBrokerProps } from './validate-token-broker-props.ts';
 import { WarmUpSchedule } from './warm-up-schedule.ts';
-
-/** Environment variable the caller library reads the broker's invoke URL from. */
-export const TOKEN_BROKER_URL_ENV = 'TOKEN_BROKER_URL';
 
 /**
  * The OAuth 2.0 client-credentials token broker: a Lambda function behind a private, IAM
@@ -36,12 +35,15 @@ export class TokenBroker extends Construct {
   constructor(scope: Construct, id: string, props: TokenBrokerProps) {
     super(scope, id);
     const clientSecretsProp = props.clientSecrets ?? {};
-    const parsed = validateBrokerConfig(props.config, new Set(Object.keys(clientSecretsProp)));
+    const parsed = checkProps(this, () => validateBrokerConfig(props.config, new Set(Object.keys(clientSecretsProp))));
     const maxDeadlineMs = Math.max(...parsed.clients.map((c) => c.deadlineMs));
-    const settings = validateTokenBrokerProps(props, maxDeadlineMs);
+    const settings = checkProps(this, () => validateTokenBrokerProps(props, maxDeadlineMs));
     this.clientNames = parsed.clients.map((c) => c.name);
 
-    const secrets = new ClientSecrets(this, 'Secrets', { clients: props.config.clients, existing: clientSecretsProp });
+    const secrets = checkProps(
+      this,
+      () => new ClientSecrets(this, 'Secrets', { clients: props.config.clients, existing: clientSecretsProp }),
+    );
     const broker = new BrokerFunction(this, 'Broker', {
       configJson: Stack.of(this).toJsonString(runtimeConfig(props.config, secrets)),
       memorySize: settings.memorySize,
@@ -92,11 +94,11 @@ export class TokenBroker extends Construct {
     this.alarms = new BrokerAlarms(this, 'Alarms', {
       function: this.function,
       stage: this.api.api.deploymentStage,
-      // Published by the broker (lambda/broker/telemetry.ts) for each token request that failed after retries.
+      // Published by the broker (lambda/broker/handler/telemetry.ts) for each token request that failed after retries.
       upstreamFailures: new cloudwatch.Metric({
-        namespace: BROKER_METRICS_NAMESPACE,
-        metricName: 'UpstreamFailure',
-        dimensionsMap: { service: BROKER_SERVICE_NAME },
+        namespace: METRICS_NAMESPACE,
+        metricName: METRIC.upstreamFailure,
+        dimensionsMap: { service: SERVICE_NAME },
         statistic: cloudwatch.Stats.SUM,
         period: Duration.minutes(5),
       }),
@@ -105,7 +107,7 @@ export class TokenBroker extends Construct {
     }).alarms;
 
     new CfnOutput(this, 'BrokerUrl', {
-      description: `Token broker invoke URL: set it as ${TOKEN_BROKER_URL_ENV} of the functions that need tokens`,
+      description: `Token broker invoke URL: set it as ${ENV.brokerUrl} of the functions that need tokens`,
       value: this.brokerUrl,
     });
     new CfnOutput(this, 'BrokerFunctionName', {
@@ -141,7 +143,7 @@ export class TokenBroker extends Construct {
   /** Sets `TOKEN_BROKER_URL` on `consumer` and grants it the tokens of `clientName`. */
   configureConsumer(consumer: lambda.Function, clientName: string): iam.Grant {
     const grant = this.grantTokenAccess(consumer, clientName);
-    consumer.addEnvironment(TOKEN_BROKER_URL_ENV, this.brokerUrl);
+    consumer.addEnvironment(ENV.brokerUrl, this.brokerUrl);
     return grant;
   }
 }

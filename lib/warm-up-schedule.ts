@@ -5,9 +5,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-
-/** The event the broker recognises as a warm-up (`lambda/broker/events.ts`). */
-export const WARM_UP_EVENT = { warmup: true } as const;
+import { warmUpEvent } from '../lambda/shared/contract.ts';
 
 export interface WarmUpScheduleProps {
   readonly handler: lambda.IFunction;
@@ -40,7 +38,7 @@ export class WarmUpSchedule extends Construct {
     });
     this.rule.addTarget(
       new targets.LambdaFunction(props.handler, {
-        event: events.RuleTargetInput.fromObject(WARM_UP_EVENT),
+        event: events.RuleTargetInput.fromObject(warmUpEvent()),
         retryAttempts: 2,
         maxEventAge: Duration.minutes(Math.min(5, props.interval.toMinutes())),
         deadLetterQueue: this.deadLetterQueue,

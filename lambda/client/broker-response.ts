@@ -1,4 +1,5 @@
-import { TokenBrokerError, type TokenBrokerErrorCode } from './errors.ts';
+import { isBrokerErrorCode } from '../shared/error-codes.ts';
+import { TokenBrokerError } from './errors.ts';
 import type { BrokerResponse } from './token-transport.ts';
 
 /** A token as the broker issued it. */
@@ -19,16 +20,6 @@ export interface ReceivedToken {
   readonly lifetimeMs: number;
 }
 
-/** The error codes the broker itself puts in `error`; anything else did not come from the broker. */
-const BROKER_CODES: ReadonlySet<string> = new Set<TokenBrokerErrorCode>([
-  'invalid_request',
-  'invalid_scope',
-  'unknown_client',
-  'upstream_rejected',
-  'upstream_unavailable',
-  'internal_error',
-]);
-
 /**
  * Turns the broker's answer into a token or a `TokenBrokerError`: the one place where statuses and
  * bodies get their meaning, for both transports.
@@ -42,9 +33,9 @@ export function readBrokerResponse(response: BrokerResponse, receivedAtMs: numbe
   const fields = isObject(body) ? body : {};
   if (status === 200) return readToken(fields, receivedAtMs, status);
 
-  if (typeof fields.error === 'string' && BROKER_CODES.has(fields.error)) {
+  if (isBrokerErrorCode(fields.error)) {
     const description = typeof fields.error_description === 'string' ? fields.error_description : fields.error;
-    throw new TokenBrokerError(fields.error as TokenBrokerErrorCode, description, options);
+    throw new TokenBrokerError(fields.error, description, options);
   }
   const message = gatewayMessage(fields);
   if (status === 403) throw new TokenBrokerError('access_denied', message ?? 'IAM refused the request', options);

@@ -1,7 +1,6 @@
+import { LOOPBACK_HOSTS } from '../shared/oauth-syntax.ts';
 import { TokenBrokerConfigError } from './errors.ts';
 import type { TokenRequest } from './token-transport.ts';
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * Validates the broker's base URL (the API stage's invoke URL, e.g.

@@ -5,19 +5,15 @@
  * Messages, descriptions and causes never carry an access token, an Authorization header or
  * credentials: callers log these errors.
  */
+import { BROKER_ERRORS, type BrokerErrorCode } from '../shared/error-codes.ts';
+
+/**
+ * The broker's own codes (`invalid_request`, `invalid_scope`, `unknown_client`,
+ * `upstream_rejected`, `upstream_unavailable`, `internal_error`: see `lambda/shared/error-codes.ts`),
+ * and the library's own for what happens before or around the broker.
+ */
 export type TokenBrokerErrorCode =
-  /** The broker refused the request as malformed (or the library did, before sending it). */
-  | 'invalid_request'
-  /** A requested scope is not configured for the client. */
-  | 'invalid_scope'
-  /** The broker has no client by that name. */
-  | 'unknown_client'
-  /** The authorization server rejected the broker's credentials or request. */
-  | 'upstream_rejected'
-  /** The authorization server could not be reached or failed. Retryable. */
-  | 'upstream_unavailable'
-  /** The broker failed unexpectedly. Retryable. */
-  | 'internal_error'
+  | BrokerErrorCode
   /** IAM refused the call: the function's role has no grant, or the signature or credentials are invalid. */
   | 'access_denied'
   /** API Gateway or Lambda throttled the call (429). Retryable. */
@@ -33,8 +29,7 @@ export type TokenBrokerErrorCode =
 
 /** Codes worth another attempt: the same request may succeed a moment later. */
 const RETRYABLE: ReadonlySet<TokenBrokerErrorCode> = new Set([
-  'upstream_unavailable',
-  'internal_error',
+  ...(Object.keys(BROKER_ERRORS) as BrokerErrorCode[]).filter((code) => BROKER_ERRORS[code].retryable),
   'throttled',
   'broker_unavailable',
   'network_error',

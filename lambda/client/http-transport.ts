@@ -1,6 +1,8 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { ENV } from '../shared/contract.ts';
+import { parseRetryAfter } from '../shared/retry.ts';
 import { parseBrokerUrl, regionOfApiHost, tokenUrl } from './broker-url.ts';
 import { type AwsCredentials, type AwsCredentialsProvider, defaultCredentials } from './credentials.ts';
 import { TokenBrokerConfigError, TokenBrokerError } from './errors.ts';
@@ -43,9 +45,9 @@ export class HttpTransport implements TokenTransport {
   readonly #clock: () => number;
 
   constructor(options: HttpTransportOptions = {}) {
-    const urlText = options.url ?? process.env.TOKEN_BROKER_URL;
-    if (!urlText) throw new TokenBrokerConfigError('url', 'is required (or set TOKEN_BROKER_URL)');
-    this.#base = parseBrokerUrl(urlText, options.url === undefined ? 'TOKEN_BROKER_URL' : 'url');
+    const urlText = options.url ?? process.env[ENV.brokerUrl];
+    if (!urlText) throw new TokenBrokerConfigError('url', `is required (or set ${ENV.brokerUrl})`);
+    this.#base = parseBrokerUrl(urlText, options.url === undefined ? ENV.brokerUrl : 'url');
     // The host name's region is authoritative for execute-api: a caller may live in another region.
     const region = options.region ?? regionOfApiHost(this.#base.hostname) ?? process.env.AWS_REGION;
     if (!region) throw new TokenBrokerConfigError('region', 'is required (or set AWS_REGION)');
@@ -104,12 +106,4 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. */
-export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
-  if (value === null) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }

@@ -5,6 +5,7 @@
  * A separate entry point so that callers of the HTTP API do not bundle `@aws-sdk/client-lambda`.
  */
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { ENV } from '../shared/contract.ts';
 import { TokenBrokerConfigError, TokenBrokerError, type TokenBrokerErrorCode } from './errors.ts';
 import type { BrokerResponse, TokenRequest, TokenTransport } from './token-transport.ts';
 
@@ -33,9 +34,9 @@ export class LambdaInvokeTransport implements TokenTransport {
   readonly #lambda: LambdaClient;
 
   constructor(options: LambdaInvokeTransportOptions = {}) {
-    const functionName = options.functionName ?? process.env.TOKEN_BROKER_FUNCTION;
+    const functionName = options.functionName ?? process.env[ENV.brokerFunction];
     if (!functionName) {
-      throw new TokenBrokerConfigError('functionName', 'is required (or set TOKEN_BROKER_FUNCTION)');
+      throw new TokenBrokerConfigError('functionName', `is required (or set ${ENV.brokerFunction})`);
     }
     this.#functionName = functionName;
     const arnRegion = /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):/.exec(functionName)?.[1];

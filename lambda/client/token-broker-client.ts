@@ -1,7 +1,7 @@
+import { type RetryDecision, type RetryPolicy, systemRetryClock, withRetries } from '../shared/retry.ts';
 import { type BrokerToken, readBrokerResponse } from './broker-response.ts';
-import { TokenBrokerConfigError } from './errors.ts';
+import { TokenBrokerConfigError, TokenBrokerError } from './errors.ts';
 import { HttpTransport, type HttpTransportOptions } from './http-transport.ts';
-import { type RetryPolicy, withRetries } from './retry.ts';
 import { TokenCache } from './token-cache.ts';
 import { cacheKey, normalizeTokenRequest } from './token-request.ts';
 import type { TokenRequest, TokenTransport } from './token-transport.ts';
@@ -31,6 +31,8 @@ export interface TokenBrokerClientOptions extends HttpTransportOptions {
    * @default 3
    */
   readonly maxRetries?: number;
+  /** Waits between retries; inject one in tests. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -48,11 +50,19 @@ export interface TokenBrokerClientOptions extends HttpTransportOptions {
 export class TokenBrokerClient {
   readonly #transport: TokenTransport;
   readonly #policy: RetryPolicy;
+  readonly #attemptTimeoutMs: number;
   readonly #clock: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
   readonly #cache: TokenCache;
 
   constructor(options: TokenBrokerClientOptions = {}) {
-    const { transport, deadlineMs = 10_000, maxRetries = 3, clock = Date.now } = options;
+    const {
+      transport,
+      deadlineMs = 10_000,
+      maxRetries = 3,
+      clock = Date.now,
+      sleep = systemRetryClock.sleep,
+    } = options;
     const attemptTimeoutMs = options.attemptTimeoutMs ?? Math.min(5_000, deadlineMs);
     if (transport !== undefined) {
       const conflicting = (['url', 'region', 'credentials', 'fetch'] as const).find((k) => options[k] !== undefined);
@@ -64,8 +74,10 @@ export class TokenBrokerClient {
     checkInteger(attemptTimeoutMs, 'attemptTimeoutMs', 1, deadlineMs);
     checkInteger(maxRetries, 'maxRetries', 0, 10);
     this.#transport = transport ?? new HttpTransport(options);
-    this.#policy = { deadlineMs, attemptTimeoutMs, maxRetries, baseDelayMs: 100, maxDelayMs: 2_000 };
+    this.#policy = { deadlineMs, maxRetries, baseDelayMs: 100, maxDelayMs: 2_000 };
+    this.#attemptTimeoutMs = attemptTimeoutMs;
     this.#clock = clock;
+    this.#sleep = sleep;
     this.#cache = new TokenCache(clock);
   }
 
@@ -78,11 +90,38 @@ export class TokenBrokerClient {
     const normalized = normalizeTokenRequest(request);
     return this.#cache.get(cacheKey(normalized), () =>
       withRetries(
-        async (signal) => readBrokerResponse(await this.#transport.send(normalized, signal), this.#clock()),
+        (remainingMs) =>
+          withTimeout(
+            async (signal) => readBrokerResponse(await this.#transport.send(normalized, signal), this.#clock()),
+            Math.max(0, Math.min(this.#attemptTimeoutMs, remainingMs)),
+          ),
+        classify,
         this.#policy,
-        { now: this.#clock, random: Math.random },
+        { now: this.#clock, sleep: this.#sleep, random: Math.random },
       ),
     );
+  }
+}
+
+function classify(error: unknown): RetryDecision {
+  if (!(error instanceof TokenBrokerError) || !error.retryable) return { retry: false };
+  return error.retryAfterMs === undefined ? { retry: true } : { retry: true, retryAfterMs: error.retryAfterMs };
+}
+
+/** Runs one attempt with an AbortSignal that fires at its timeout. */
+async function withTimeout<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    return await attempt(controller.signal);
+  } catch (error) {
+    // Whatever the transport threw on abort (AbortError, a DOMException, an SDK error), it was our timeout.
+    if (controller.signal.aborted && !(error instanceof TokenBrokerError)) {
+      throw new TokenBrokerError('timeout', `No answer within ${timeoutMs} ms`, { cause: error });
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

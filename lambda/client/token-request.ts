@@ -1,4 +1,4 @@
-import { CLIENT_NAME_PATTERN, SCOPE_TOKEN_PATTERN } from '../shared/oauth-syntax.ts';
+import { CLIENT_NAME_PATTERN, normalizeScopes, SCOPE_TOKEN_PATTERN } from '../shared/oauth-syntax.ts';
 import { TokenBrokerError } from './errors.ts';
 import type { TokenRequest } from './token-transport.ts';
 
@@ -18,7 +18,7 @@ export function normalizeTokenRequest(request: TokenRequest): TokenRequest {
       throw new TokenBrokerError('invalid_request', 'each scope must be an RFC 6749 §3.3 scope-token');
     }
   }
-  return { client: request.client, scopes: [...new Set(request.scopes)].sort() };
+  return { client: request.client, scopes: normalizeScopes(request.scopes) };
 }
 
 /** Cache key of a normalized request: the client and its scope set (or the default set). */

@@ -1,31 +1,18 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { TokenEndpointDeps } from '../broker/adapters/token-endpoint.ts';
 import type { BrokerConfig } from '../broker/core/config.ts';
 import type { TokenBroker } from '../broker/core/token-broker.ts';
-import { createTokenBroker } from '../broker/handler/create-broker.ts';
-import { createHandler } from '../broker/handler/create-handler.ts';
-import { powertoolsTelemetry } from '../broker/handler/telemetry.ts';
+import { type BrokerHandlerOverrides, createBrokerHandler } from '../broker/handler/create-broker-handler.ts';
 import { localContext, toApiGatewayEvent } from './api-gateway-event.ts';
 
-export interface LocalBrokerOptions {
+export interface LocalBrokerOptions extends BrokerHandlerOverrides {
   readonly config: BrokerConfig;
   /** @default 0 (a free port) */
   readonly port?: number;
   /** @default 127.0.0.1 */
   readonly host?: string;
-  /** @default a client configured from the environment */
-  readonly secretsManager?: SecretsManagerClient;
-  /** @default global fetch, real timers */
-  readonly tokenEndpoint?: TokenEndpointDeps;
-  /** @default a Powertools logger at POWERTOOLS_LOG_LEVEL, INFO when unset */
-  readonly logger?: Logger;
 }
-
 export interface LocalBroker {
   /** e.g. `http://127.0.0.1:3000` */
   readonly url: string;
@@ -43,16 +30,8 @@ const FUNCTION_TIMEOUT_MS = 25_000;
  * It does not check SigV4: in AWS, API Gateway does that before the handler runs.
  */
 export async function startLocalBroker(options: LocalBrokerOptions): Promise<LocalBroker> {
-  // Outside Lambda, EMF metrics would only clutter the console.
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  const logger = options.logger ?? new Logger({ serviceName: 'token-broker' });
-  const metrics = new Metrics({ namespace: 'M2MTokenBroker', serviceName: 'token-broker' });
-  const broker = createTokenBroker(options.config, {
-    telemetry: powertoolsTelemetry(logger, metrics),
-    ...(options.secretsManager ? { secretsManager: options.secretsManager } : {}),
-    ...(options.tokenEndpoint ? { tokenEndpoint: options.tokenEndpoint } : {}),
-  });
-  const handler = createHandler({ broker, logger, metrics });
+  const { config, port: listenPort, host, ...overrides } = options;
+  const { handler, broker } = createBrokerHandler(config, overrides);
   const invoke = (event: unknown) => handler(event, localContext('token-broker-local', FUNCTION_TIMEOUT_MS));
 
   const server: Server = createServer((req, res) => {
@@ -68,7 +47,7 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(listenPort ?? 0, host ?? '127.0.0.1', () => resolve());
   });
   const { address, port } = server.address() as AddressInfo;
   return {

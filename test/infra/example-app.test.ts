@@ -6,6 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildExampleApp } from '../../bin/example-app.ts';
+import { ENV } from '../../lambda/shared/contract.ts';
 import type { TokenBrokerStack } from '../../lib/token-broker-stack.ts';
 import { EXISTING_ENDPOINT_ID, NO_BUNDLING } from './synth.ts';
 
@@ -95,7 +96,7 @@ describe('App: example (new VPC, example consumer)', () => {
       VpcConfig: Match.anyValue(),
       Environment: {
         Variables: Match.objectLike({
-          TOKEN_BROKER_URL: stack.resolve(stack.broker.brokerUrl),
+          [ENV.brokerUrl]: stack.resolve(stack.broker.brokerUrl),
           TOKEN_BROKER_CLIENT: 'shop',
         }),
       },

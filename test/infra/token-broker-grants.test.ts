@@ -2,6 +2,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { ENV } from '../../lambda/shared/contract.ts';
 import { TokenBroker } from '../../lib/token-broker.ts';
 import { importEndpoint, newTestStack, policyStatements, TWO_CLIENTS } from './synth.ts';
 
@@ -83,7 +84,7 @@ describe('Method: TokenBroker.configureConsumer', () => {
 
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: { TOKEN_BROKER_URL: stack.resolve(broker.brokerUrl) } },
+      Environment: { Variables: { [ENV.brokerUrl]: stack.resolve(broker.brokerUrl) } },
     });
     template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('^ConsumerServiceRole') }],

@@ -21,7 +21,7 @@ describe('Construct: TokenBroker props validation', () => {
     [
       'a literal secret in the configuration',
       () => ({ config: { clients: [{ ...shop, clientSecret: { value: 'hunter2' } as never }] } }),
-      'Invalid broker configuration: config.clients[0].clientSecret.value is a literal secret',
+      'Invalid props of Test/Broker: config.clients[0].clientSecret.value is a literal secret',
     ],
     [
       'an http token endpoint',

@@ -6,6 +6,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseBrokerConfigJson } from '../../lambda/broker/core/config.ts';
+import { ENV, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambda/shared/contract.ts';
 import { TokenBroker } from '../../lib/token-broker.ts';
 import { asArray, EXISTING_ENDPOINT_ID, importEndpoint, newTestStack, policyStatements, TWO_CLIENTS } from './synth.ts';
 
@@ -24,7 +25,7 @@ function resolveJoin(value: unknown): string {
 
 function brokerFunction(template: Template): Record<string, unknown> {
   const functions = template.findResources('AWS::Lambda::Function', {
-    Properties: { Environment: { Variables: { BROKER_CONFIG: Match.anyValue() } } },
+    Properties: { Environment: { Variables: { [ENV.brokerConfig]: Match.anyValue() } } },
   });
   const [fn] = Object.values(functions);
   if (!fn) throw new Error('No broker function in the template');
@@ -140,11 +141,11 @@ describe('Construct: TokenBroker (endpoint created in a VPC)', () => {
 
   it('passes a configuration the runtime accepts, naming each secret by ARN, and no secret value', () => {
     const variables = (brokerFunction(template).Environment as { Variables: Record<string, unknown> }).Variables;
-    const config = parseBrokerConfigJson(resolveJoin(variables.BROKER_CONFIG), 'BROKER_CONFIG');
+    const config = parseBrokerConfigJson(resolveJoin(variables[ENV.brokerConfig]), ENV.brokerConfig);
 
     expect(variables).toMatchObject({
-      POWERTOOLS_SERVICE_NAME: 'token-broker',
-      POWERTOOLS_METRICS_NAMESPACE: 'M2MTokenBroker',
+      [ENV.powertoolsServiceName]: SERVICE_NAME,
+      [ENV.powertoolsMetricsNamespace]: METRICS_NAMESPACE,
       NODE_OPTIONS: '--enable-source-maps',
     });
     expect(config.clients.map((c) => [c.name, c.clientSecret])).toEqual([
@@ -231,16 +232,21 @@ describe('Construct: TokenBroker (endpoint created in a VPC)', () => {
 
   it('alarms on function errors, throttles, API 5xx, upstream failures and warm-up failures, to the topic', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    // The broker's own metrics come from the contract the runtime publishes them by: a renamed
+    // metric changes both sides, or this fails.
+    const brokerMetric = (name: string) => `${METRICS_NAMESPACE}/${name}`;
 
-    expect(alarms.map((a) => `${a.Namespace}/${a.MetricName}`).sort()).toEqual([
-      'AWS/ApiGateway/5XXError',
-      'AWS/Events/FailedInvocations',
-      'AWS/Lambda/Errors',
-      'AWS/Lambda/Throttles',
-      'M2MTokenBroker/UpstreamFailure',
-    ]);
-    expect(alarms.find((a) => a.MetricName === 'UpstreamFailure')?.Dimensions).toEqual([
-      { Name: 'service', Value: 'token-broker' },
+    expect(alarms.map((a) => `${a.Namespace}/${a.MetricName}`).sort()).toEqual(
+      [
+        'AWS/ApiGateway/5XXError',
+        'AWS/Events/FailedInvocations',
+        'AWS/Lambda/Errors',
+        'AWS/Lambda/Throttles',
+        brokerMetric(METRIC.upstreamFailure),
+      ].sort(),
+    );
+    expect(alarms.find((a) => a.MetricName === METRIC.upstreamFailure)?.Dimensions).toEqual([
+      { Name: 'service', Value: SERVICE_NAME },
     ]);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Alarms/) }]);
@@ -248,9 +254,7 @@ describe('Construct: TokenBroker (endpoint created in a VPC)', () => {
   });
 
   it('outputs the invoke URL', () => {
-    const urls = Object.values(template.findOutputs('*')).filter((o) =>
-      String(o.Description).includes('TOKEN_BROKER_URL'),
-    );
+    const urls = Object.values(template.findOutputs('*')).filter((o) => String(o.Description).includes(ENV.brokerUrl));
 
     expect(urls).toHaveLength(1);
     expect(urls[0]?.Value).toEqual(stack.resolve(broker.brokerUrl));

@@ -5,12 +5,17 @@
  * It is parsed and validated once, at cold start, into typed values. Every error names the field.
  */
 
-import { CLIENT_NAME_PATTERN, SCOPE_TOKEN_PATTERN } from '../../shared/oauth-syntax.ts';
+import {
+  CLIENT_NAME_PATTERN,
+  LOOPBACK_HOSTS,
+  normalizeScopes,
+  SCOPE_TOKEN_PATTERN,
+} from '../../shared/oauth-syntax.ts';
 
 /** How the broker authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2). */
 export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt';
 
-export const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_post', 'client_secret_basic', 'private_key_jwt'];
+const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_post', 'client_secret_basic', 'private_key_jwt'];
 
 /** Where a client's secret (or, for `private_key_jwt`, its private key) comes from. */
 export type SecretSource =
@@ -69,14 +74,43 @@ export interface ParseOptions {
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   constructor(
+    /** Path of the field, e.g. `clients[0].tokenEndpoint`. */
     readonly field: string,
-    problem: string,
+    /** What is wrong with it, e.g. `must use https:`. */
+    readonly problem: string,
   ) {
     super(`Invalid broker configuration: ${field} ${problem}`);
   }
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+/**
+ * A client entry as written in the configuration JSON: what {@link parseBrokerConfig} accepts and
+ * the CDK construct's props reuse. Each field is documented on {@link ClientConfig}.
+ */
+export interface ClientInput {
+  readonly name: string;
+  readonly tokenEndpoint: string;
+  readonly issuer?: string;
+  readonly clientId: string;
+  readonly clientSecret: { readonly secretId: string; readonly field?: string } | { readonly value: string };
+  readonly authMethod?: AuthMethod;
+  readonly scopes?: readonly string[];
+  readonly audience?: string;
+  readonly resource?: string | readonly string[];
+  readonly extraParams?: Readonly<Record<string, string>>;
+  readonly refreshAt?: number;
+  readonly defaultExpiresInSeconds?: number;
+  readonly attemptTimeoutMs?: number;
+  readonly deadlineMs?: number;
+  readonly maxRetries?: number;
+}
+
+/** The configuration document as written. */
+export interface ConfigInput {
+  readonly clients: readonly ClientInput[];
+  readonly secretTtlMs?: number;
+}
+
 const RESERVED_PARAMS = new Set([
   'grant_type',
   'client_id',
@@ -88,28 +122,32 @@ const RESERVED_PARAMS = new Set([
   'resource',
 ]);
 
-const CLIENT_KEYS = new Set([
-  'name',
-  'tokenEndpoint',
-  'issuer',
-  'clientId',
-  'clientSecret',
-  'authMethod',
-  'scopes',
-  'audience',
-  'resource',
-  'extraParams',
-  'refreshAt',
-  'defaultExpiresInSeconds',
-  'attemptTimeoutMs',
-  'deadlineMs',
-  'maxRetries',
-]);
+/** Every field of {@link ClientInput}: the compiler refuses a field missing here or there. */
+const CLIENT_KEYS = new Set(
+  Object.keys({
+    name: true,
+    tokenEndpoint: true,
+    issuer: true,
+    clientId: true,
+    clientSecret: true,
+    authMethod: true,
+    scopes: true,
+    audience: true,
+    resource: true,
+    extraParams: true,
+    refreshAt: true,
+    defaultExpiresInSeconds: true,
+    attemptTimeoutMs: true,
+    deadlineMs: true,
+    maxRetries: true,
+  } satisfies Record<keyof ClientInput, true>),
+);
+const ROOT_KEYS = new Set(Object.keys({ clients: true, secretTtlMs: true } satisfies Record<keyof ConfigInput, true>));
 
 /** Parses and validates a configuration document (already JSON-decoded). */
 export function parseBrokerConfig(input: unknown, options: ParseOptions = {}): BrokerConfig {
   const root = asObject(input, '(root)');
-  rejectUnknownKeys(root, new Set(['clients', 'secretTtlMs']), '');
+  rejectUnknownKeys(root, ROOT_KEYS, '');
   const clientsInput = root.clients;
   if (!Array.isArray(clientsInput) || clientsInput.length === 0) {
     throw new ConfigError('clients', 'must be a non-empty array');
@@ -280,11 +318,6 @@ function parseExtraParams(value: unknown, field: string): Readonly<Record<string
     out[key] = v;
   }
   return out;
-}
-
-/** Sorted, de-duplicated scope list: the canonical form used in cache keys and requests. */
-export function normalizeScopes(scopes: Iterable<string>): readonly string[] {
-  return [...new Set(scopes)].sort();
 }
 
 function asObject(value: unknown, field: string): Record<string, unknown> {

@@ -1,35 +1,46 @@
+import type { BrokerErrorCode } from '../../shared/error-codes.ts';
+
+/**
+ * Why the authorization server's answer was refused (with `upstream_rejected`). The core decides
+ * on it: rejected credentials make it look for a rotated secret.
+ */
+export type UpstreamRejection =
+  /** `invalid_client`, or a 401/403 without an OAuth error body. */
+  | 'credentials_rejected'
+  /** An OAuth error about the request itself (`invalid_scope`, `unauthorized_client`...). */
+  | 'request_rejected'
+  /** A 2xx answer that is not a usable token response. */
+  | 'invalid_response';
+
+export interface BrokerErrorOptions {
+  readonly cause?: unknown;
+  /** For `upstream_unavailable`: when a caller may try again, in seconds. */
+  readonly retryAfterSeconds?: number;
+  /** For `upstream_rejected`: what was refused. */
+  readonly rejection?: UpstreamRejection;
+}
+
 /**
  * The broker's one error type. Every failure a caller can see is a `BrokerError` with a stable
- * `code`; `toHttpStatus` in responses.ts is the one place that maps codes to HTTP statuses.
+ * `code` (`lambda/shared/error-codes.ts` maps each to its HTTP status).
  *
  * Messages and descriptions never carry a secret, a private key, an access token or an
  * Authorization header: they are returned to callers and logged.
  */
-export type BrokerErrorCode =
-  | 'invalid_request'
-  | 'invalid_scope'
-  | 'unknown_client'
-  | 'upstream_rejected'
-  | 'upstream_unavailable'
-  | 'internal_error';
-
 export class BrokerError extends Error {
   override readonly name = 'BrokerError';
+  readonly retryAfterSeconds?: number;
+  readonly rejection?: UpstreamRejection;
 
   constructor(
     readonly code: BrokerErrorCode,
     readonly description: string,
-    options: {
-      cause?: unknown;
-      /** For `upstream_unavailable`: when a caller may try again, in seconds. */
-      retryAfterSeconds?: number;
-    } = {},
+    options: BrokerErrorOptions = {},
   ) {
     super(`${code}: ${description}`, options.cause === undefined ? undefined : { cause: options.cause });
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+    if (options.rejection !== undefined) this.rejection = options.rejection;
   }
-
-  readonly retryAfterSeconds?: number;
 }
 
 /** Wraps anything thrown into a BrokerError; unknown failures become `internal_error` with no details. */

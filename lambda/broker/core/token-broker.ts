@@ -1,8 +1,9 @@
-import { CredentialsRejectedError, type TokenResponse } from '../adapters/token-endpoint.ts';
-import { type BrokerConfig, type ClientConfig, normalizeScopes } from './config.ts';
+import { normalizeScopes } from '../../shared/oauth-syntax.ts';
+import type { BrokerConfig, ClientConfig } from './config.ts';
 import { BrokerError, toBrokerError } from './errors.ts';
 import type { SecretStore, SecretVersion } from './secret-store.ts';
 import type { CachedToken, TokenCache, TokenSource } from './token-cache.ts';
+import type { TokenEndpoint, TokenResponse } from './token-endpoint.ts';
 
 export interface TokenRequest {
   readonly client: string;
@@ -33,9 +34,6 @@ export interface WarmUpSummary {
   readonly clients: readonly WarmUpOutcome[];
 }
 
-/** Requests one token from the authorization server. */
-export type TokenEndpoint = (client: ClientConfig, secret: string, scopes: readonly string[]) => Promise<TokenResponse>;
-
 /** What the broker tells the outside world; the handler wires it to Powertools. */
 export interface BrokerTelemetry {
   tokenFetched(client: string, credentials: 'current' | 'rotated'): void;
@@ -64,10 +62,6 @@ export class TokenBroker {
     this.#clients = new Map(config.clients.map((c) => [c.name, c]));
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
-  }
-
-  get clientNames(): readonly string[] {
-    return [...this.#clients.keys()];
   }
 
   async getToken(request: TokenRequest): Promise<IssuedToken> {
@@ -121,7 +115,7 @@ export class TokenBroker {
         telemetry.tokenFetched(client.name, 'current');
         return this.#toCached(client, response);
       } catch (error) {
-        if (!(error instanceof CredentialsRejectedError)) throw error;
+        if (!(error instanceof BrokerError && error.rejection === 'credentials_rejected')) throw error;
         const rotated = await this.#rotatedSecret(client, secret);
         if (!rotated) throw error;
         const response = await requestToken(client, rotated.value, scopes);

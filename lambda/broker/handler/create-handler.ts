@@ -3,31 +3,27 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import type { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
-import type { APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { METRIC } from '../../shared/contract.ts';
 import { type BrokerError, toBrokerError } from '../core/errors.ts';
 import type { TokenBroker, TokenRequest, WarmUpSummary } from '../core/token-broker.ts';
 import { classifyEvent, parseApiRequest, parseDirectRequest } from './events.ts';
 import { type BrokerReply, errorReply, toApiGatewayResult, toDirectResult, tokenReply } from './responses.ts';
-import { describeError, METRIC } from './telemetry.ts';
+import { describeError } from './telemetry.ts';
 
 export interface HandlerDeps {
   readonly broker: TokenBroker;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly tracer?: Tracer;
 }
-
-export type BrokerHandler = (event: unknown, context: Context) => Promise<unknown>;
 
 /**
  * The one handler for API Gateway token requests, direct invocations and warm-up events. It only
  * wires: parsing is in events.ts, the work in TokenBroker, the HTTP shape in responses.ts.
  * The incoming event is never logged: API Gateway events carry the caller's Authorization header.
  */
-export function createHandler({ broker, logger, metrics, tracer }: HandlerDeps) {
+export function createHandler({ broker, logger, metrics }: HandlerDeps) {
   const serve = async (request: () => TokenRequest): Promise<BrokerReply> => {
     let tokenRequest: TokenRequest | undefined;
     try {
@@ -62,14 +58,17 @@ export function createHandler({ broker, logger, metrics, tracer }: HandlerDeps) 
         return toApiGatewayResult(await serve(() => parseApiRequest(invocation.event)));
       case 'direct':
         return toDirectResult(await serve(() => parseDirectRequest(invocation.event)));
+      case 'invalid':
+        metrics.addMetric(METRIC.requestFailed, MetricUnit.Count, 1);
+        log(logger, invocation.error, undefined);
+        return toDirectResult(errorReply(invocation.error));
     }
   };
 
   // logEvent: false wins over POWERTOOLS_LOGGER_LOG_EVENT, which would log the caller's Authorization header.
-  const handler = middy(handle)
+  return middy(handle)
     .use(injectLambdaContext(logger, { logEvent: false }))
     .use(logMetrics(metrics));
-  return tracer ? handler.use(captureLambdaHandler(tracer, { captureResponse: false })) : handler;
 }
 
 function log(logger: Logger, error: BrokerError, client: string | undefined): void {

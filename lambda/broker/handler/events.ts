@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { WARM_UP_LOOK_AHEAD } from '../../shared/contract.ts';
 import { SCOPE_TOKEN_PATTERN } from '../../shared/oauth-syntax.ts';
 import { BrokerError } from '../core/errors.ts';
 import type { TokenRequest } from '../core/token-broker.ts';
@@ -7,7 +8,8 @@ import type { TokenRequest } from '../core/token-broker.ts';
 export type Invocation =
   | { readonly kind: 'api'; readonly event: APIGatewayProxyEvent }
   | { readonly kind: 'direct'; readonly event: unknown }
-  | { readonly kind: 'warmup' };
+  | { readonly kind: 'warmup'; readonly lookAheadSeconds: number }
+  | { readonly kind: 'invalid'; readonly error: BrokerError };
 
 const TOKEN_PATH = /\/clients\/([^/]+)\/token\/?$/;
 const DIRECT_KEYS = new Set(['client', 'scopes']);
@@ -15,8 +17,8 @@ const DIRECT_KEYS = new Set(['client', 'scopes']);
 /** Tells the three kinds of events apart; never throws. */
 export function classifyEvent(event: unknown): Invocation {
   if (isRecord(event)) {
-    if (event.warmup === true) return { kind: 'warmup' };
-    if (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event') return { kind: 'warmup' };
+    if (event.warmup === true) return warmUp(event.lookAheadSeconds);
+    if (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event') return warmUp(undefined);
     if (typeof event.httpMethod === 'string' && isRecord(event.requestContext)) {
       return { kind: 'api', event: event as unknown as APIGatewayProxyEvent };
     }
@@ -61,6 +63,22 @@ export function parseDirectRequest(event: unknown): TokenRequest {
     throw new BrokerError('invalid_request', 'scopes must be an array of scope tokens');
   }
   return { client: event.client, scopes: event.scopes as string[] };
+}
+
+/** `{ "warmup": true, "lookAheadSeconds": N }`, N optional and bounded (`lambda/shared/contract.ts`). */
+function warmUp(lookAheadSeconds: unknown): Invocation {
+  if (lookAheadSeconds === undefined) return { kind: 'warmup', lookAheadSeconds: WARM_UP_LOOK_AHEAD.defaultSeconds };
+  const { minSeconds, maxSeconds } = WARM_UP_LOOK_AHEAD;
+  if (
+    typeof lookAheadSeconds !== 'number' ||
+    !Number.isInteger(lookAheadSeconds) ||
+    lookAheadSeconds < minSeconds ||
+    lookAheadSeconds > maxSeconds
+  ) {
+    const problem = `lookAheadSeconds must be a whole number from ${minSeconds} to ${maxSeconds}`;
+    return { kind: 'invalid', error: new BrokerError('invalid_request', problem) };
+  }
+  return { kind: 'warmup', lookAheadSeconds };
 }
 
 function parseScopeParameter(scope: string): readonly string[] {

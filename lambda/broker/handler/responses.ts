@@ -1,16 +1,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { BrokerError, BrokerErrorCode } from '../core/errors.ts';
+import { BROKER_ERRORS, type BrokerErrorCode } from '../../shared/error-codes.ts';
+import type { BrokerError } from '../core/errors.ts';
 import type { IssuedToken } from '../core/token-broker.ts';
-
-/** The one place that maps broker error codes to HTTP statuses. */
-export const HTTP_STATUS: Readonly<Record<BrokerErrorCode, number>> = {
-  invalid_request: 400,
-  invalid_scope: 400,
-  unknown_client: 404,
-  upstream_rejected: 502,
-  upstream_unavailable: 503,
-  internal_error: 500,
-};
 
 export interface TokenBody {
   readonly access_token: string;
@@ -47,7 +38,10 @@ export function tokenReply(token: IssuedToken): BrokerReply {
 /** `internal_error` never carries details: they may name secrets or infrastructure. */
 export function errorReply(error: BrokerError): BrokerReply {
   const description = error.code === 'internal_error' ? 'The broker failed; see its logs' : error.description;
-  const reply = { statusCode: HTTP_STATUS[error.code], body: { error: error.code, error_description: description } };
+  const reply = {
+    statusCode: BROKER_ERRORS[error.code].status as number,
+    body: { error: error.code, error_description: description },
+  };
   if (error.code !== 'upstream_unavailable') return reply;
   return { ...reply, retryAfterSeconds: error.retryAfterSeconds ?? 5 };
 }

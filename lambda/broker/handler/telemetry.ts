@@ -1,19 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRIC } from '../../shared/contract.ts';
 import type { BrokerError } from '../core/errors.ts';
 import type { BrokerTelemetry } from '../core/token-broker.ts';
-
-/**
- * Metric names are part of the deployed product: the CDK construct alarms on `UpstreamFailure`.
- */
-export const METRIC = {
-  tokenServed: 'TokenServed',
-  requestFailed: 'RequestFailed',
-  warmUpFailure: 'WarmUpFailure',
-  tokenFetched: 'TokenFetched',
-  upstreamFailure: 'UpstreamFailure',
-  staleTokenServed: 'StaleTokenServed',
-} as const;
 
 /** {@link BrokerTelemetry} over Powertools. Logs codes and descriptions only: never a token or secret. */
 export function powertoolsTelemetry(logger: Logger, metrics: Metrics): BrokerTelemetry {

@@ -20,7 +20,11 @@ describe('Class: TokenBrokerClient (error mapping over HTTP)', () => {
     await broker?.stop();
   });
 
+  /** Every wait between retries, in milliseconds; none is real. */
+  let waits: number[] = [];
+
   async function failureFor(...replies: ScriptedReply[]): Promise<TokenBrokerError> {
+    waits = [];
     broker = await startFakeBroker({
       reply: (_request, i) => replies[Math.min(i, replies.length - 1)] as ScriptedReply,
     });
@@ -30,6 +34,9 @@ describe('Class: TokenBrokerClient (error mapping over HTTP)', () => {
       credentials: CREDENTIALS,
       deadlineMs: 2_000,
       maxRetries: 1,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
     });
     const error = await client.getToken({ client: 'shop', scopes: ['read'] }).catch((e: unknown) => e);
     if (!(error instanceof TokenBrokerError)) throw new Error(`expected a TokenBrokerError, got ${String(error)}`);
@@ -62,6 +69,7 @@ describe('Class: TokenBrokerClient (error mapping over HTTP)', () => {
     // Assess
     expect(error).toMatchObject({ code: 'upstream_unavailable', status: 503, retryAfterMs: 1_000, retryable: true });
     expect(broker.requests).toHaveLength(2);
+    expect(waits).toEqual([1_000]);
   });
 
   it('throws internal_error after retrying', async () => {

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  normalizeScopes,
-  parseBrokerConfig,
-  parseBrokerConfigJson,
-} from '../../../../lambda/broker/core/config.ts';
+import { ConfigError, parseBrokerConfig, parseBrokerConfigJson } from '../../../../lambda/broker/core/config.ts';
 
 /** The example of the README. */
 const documentedExample = {
@@ -304,15 +299,5 @@ describe('Function: parseBrokerConfigJson', () => {
     // Assess
     expect(refused.field).toBe('clients[0].clientSecret.value');
     expect(allowed.clients[0]?.clientSecret).toEqual({ kind: 'literal', value: 'local-secret' });
-  });
-});
-
-describe('Function: normalizeScopes', () => {
-  it('sorts scopes and drops duplicates, so equal requests look equal', () => {
-    // Act
-    const scopes = normalizeScopes(['write', 'read', 'write']);
-
-    // Assess
-    expect(scopes).toEqual(['read', 'write']);
   });
 });

@@ -1,7 +1,7 @@
-import type { RetryDeps } from '../../../../lambda/broker/retry.ts';
+import type { RetryClock } from '../../lambda/shared/retry.ts';
 
 /** Retry dependencies on a virtual clock: `sleep` returns at once and moves the clock forward. */
-export interface VirtualTime extends RetryDeps {
+export interface VirtualTime extends RetryClock {
   /** Every wait asked for, in milliseconds, in order. */
   readonly sleeps: number[];
   /** Moves the clock forward, as if an attempt took that long. */

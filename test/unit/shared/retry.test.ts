@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type RetryDecision, withRetries } from '../../../lambda/broker/retry.ts';
-import { virtualTime } from './support/virtual-time.ts';
+import { parseRetryAfter, type RetryDecision, withRetries } from '../../../lambda/shared/retry.ts';
+import { virtualTime } from '../../support/virtual-time.ts';
 
 const retryable = (): RetryDecision => ({ retry: true });
 
@@ -183,5 +183,25 @@ describe('Function: withRetries', () => {
 
     // Assess: each attempt takes 300 ms, the waits are 100 and 200 ms.
     expect(remaining).toEqual([2_000, 1_600, 1_100]);
+  });
+});
+
+describe('Function: parseRetryAfter', () => {
+  const now = Date.parse('2025-01-01T00:00:00Z');
+
+  it('reads delay-seconds as milliseconds', () => {
+    expect(parseRetryAfter('7', now)).toBe(7_000);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+  });
+
+  it('reads an HTTP-date as the time left until it, never negative', () => {
+    expect(parseRetryAfter('Wed, 01 Jan 2025 00:00:30 GMT', now)).toBe(30_000);
+    expect(parseRetryAfter('Tue, 31 Dec 2024 23:59:00 GMT', now)).toBe(0);
+  });
+
+  it('ignores what RFC 9110 does not allow: fractions, signs, exponents, garbage', () => {
+    for (const value of ['1.5', '-1', '+3', '1e3', '', 'soon', '0x10', null, undefined]) {
+      expect(parseRetryAfter(value, now)).toBeUndefined();
+    }
   });
 });

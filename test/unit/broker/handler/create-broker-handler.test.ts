@@ -2,11 +2,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createTokenBroker } from '../../../../lambda/broker/handler/create-broker.ts';
-import { createHandler } from '../../../../lambda/broker/handler/create-handler.ts';
-import { powertoolsTelemetry } from '../../../../lambda/broker/handler/telemetry.ts';
+import { createBrokerHandler } from '../../../../lambda/broker/handler/create-broker-handler.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../../../lambda/shared/contract.ts';
+import { virtualTime } from '../../../support/virtual-time.ts';
 import { brokerConfig, CLIENT_SECRET } from '../support/client-config.ts';
-import { virtualTime } from '../support/virtual-time.ts';
 
 const ACCESS_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.handler-access-token.sig';
 const AUTHORIZATION =
@@ -77,15 +76,15 @@ function setUp(endpoint: Endpoint = grantAll) {
     requests.push(form);
     return endpoint(form);
   }) as typeof globalThis.fetch;
-  const logger = new Logger({ serviceName: 'token-broker', logLevel: 'DEBUG' });
-  const metrics = new Metrics({ namespace: 'M2MTokenBroker', serviceName: 'token-broker' });
+  const logger = new Logger({ serviceName: SERVICE_NAME, logLevel: 'DEBUG' });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
   const config = brokerConfig([{ name: 'shop', scopes: ['read', 'write'] }]);
   const { sleep, random } = virtualTime();
-  const broker = createTokenBroker(config, {
-    telemetry: powertoolsTelemetry(logger, metrics),
+  const { handler } = createBrokerHandler(config, {
+    logger,
+    metrics,
     tokenEndpoint: { fetch, now: Date.now, sleep, random },
   });
-  const handler = createHandler({ broker, logger, metrics });
   return { invoke: (event: unknown) => handler(event, context) as Promise<unknown>, requests };
 }
 
@@ -93,7 +92,7 @@ function parsedBody(result: unknown): Record<string, unknown> {
   return JSON.parse((result as { body: string }).body) as Record<string, unknown>;
 }
 
-describe('Function: createHandler', () => {
+describe('Function: createBrokerHandler', () => {
   let output: string[];
 
   beforeEach(() => {

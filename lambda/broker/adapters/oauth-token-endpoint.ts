@@ -1,34 +1,52 @@
 import * as oauth from 'oauth4webapi';
+import {
+  parseRetryAfter,
+  type RetryClock,
+  type RetryDecision,
+  systemRetryClock,
+  withRetries,
+} from '../../shared/retry.ts';
 import type { ClientConfig } from '../core/config.ts';
 import { BrokerError } from '../core/errors.ts';
-import { type RetryDecision, type RetryDeps, realRetryDeps, withRetries } from '../retry.ts';
+import type { TokenEndpoint, TokenResponse } from '../core/token-endpoint.ts';
 import { importClientPrivateKey } from './private-key.ts';
 
-/** A validated token response (RFC 6749 §5.1). */
-export interface TokenResponse {
-  readonly accessToken: string;
-  readonly tokenType: 'Bearer';
-  /** Lifetime in seconds: the server's `expires_in`, or the client's `defaultExpiresInSeconds`. */
-  readonly expiresInSeconds: number;
-  /** Granted scopes: the response's `scope`, or the requested ones when the server omits it (RFC 6749 §5.1). */
-  readonly scope: string;
-}
-
-/**
- * The authorization server refused the client's credentials (`invalid_client`, or a 401/403
- * without an OAuth error body). The broker reacts by looking for a rotated secret.
- */
-export class CredentialsRejectedError extends BrokerError {
-  constructor(clientName: string, detail: string) {
-    super('upstream_rejected', `The authorization server rejected the credentials of client ${clientName} (${detail})`);
-  }
-}
-
-export interface TokenEndpointDeps extends RetryDeps {
+export interface OAuthTokenEndpointDeps extends RetryClock {
   readonly fetch: typeof fetch;
 }
 
-export const realTokenEndpointDeps: TokenEndpointDeps = { ...realRetryDeps, fetch: (...args) => fetch(...args) };
+export const systemTokenEndpointDeps: OAuthTokenEndpointDeps = {
+  ...systemRetryClock,
+  fetch: (...args) => fetch(...args),
+};
+
+/**
+ * The {@link TokenEndpoint} port over oauth4webapi. Client authentication is built once per
+ * client and secret version (a `private_key_jwt` key is imported once, not for every token).
+ */
+export function createOAuthTokenEndpoint(deps: OAuthTokenEndpointDeps = systemTokenEndpointDeps): TokenEndpoint {
+  const auths = new Map<string, { readonly secret: string; readonly auth: Promise<oauth.ClientAuth> }>();
+  const authFor = (client: ClientConfig, secret: string): Promise<oauth.ClientAuth> => {
+    const known = auths.get(client.name);
+    if (known?.secret === secret) return known.auth;
+    const auth = clientAuthentication(client, secret);
+    auths.set(client.name, { secret, auth });
+    auth.catch(() => {
+      if (auths.get(client.name)?.auth === auth) auths.delete(client.name);
+    });
+    return auth;
+  };
+  return async (client, secret, scopes) =>
+    requestClientCredentialsToken(client, await authFor(client, secret), scopes, deps);
+}
+
+function credentialsRejected(clientName: string, detail: string): BrokerError {
+  return new BrokerError(
+    'upstream_rejected',
+    `The authorization server rejected the credentials of client ${clientName} (${detail})`,
+    { rejection: 'credentials_rejected' },
+  );
+}
 
 /**
  * Client Credentials Grant (RFC 6749 §4.4) with oauth4webapi: one request, retried with backoff on
@@ -38,15 +56,14 @@ export const realTokenEndpointDeps: TokenEndpointDeps = { ...realRetryDeps, fetc
  * own errors can hold the response body, which on success holds the access token, so they are
  * never attached as `cause`.
  */
-export async function requestClientCredentialsToken(
+async function requestClientCredentialsToken(
   client: ClientConfig,
-  secret: string,
+  auth: oauth.ClientAuth,
   scopes: readonly string[],
-  deps: TokenEndpointDeps = realTokenEndpointDeps,
+  deps: OAuthTokenEndpointDeps,
 ): Promise<TokenResponse> {
   const as: oauth.AuthorizationServer = { issuer: client.issuer, token_endpoint: client.tokenEndpoint.href };
   const oauthClient: oauth.Client = { client_id: client.clientId };
-  const auth = await clientAuthentication(client, secret);
   const parameters = tokenRequestParameters(client, scopes);
 
   const attempt = async (remainingMs: number): Promise<TokenResponse> => {
@@ -128,14 +145,8 @@ function classifyFailure(error: unknown, now: () => number): RetryDecision {
   return { retry: false };
 }
 
-/** Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. */
 function retryAfterMsOf(response: Response | undefined, now: () => number): number | undefined {
-  const header = response?.headers.get('retry-after');
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now());
+  return parseRetryAfter(response?.headers.get('retry-after'), now());
 }
 
 function toUpstreamError(error: unknown, client: ClientConfig, now: () => number): BrokerError {
@@ -150,7 +161,7 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
   }
   const status = httpStatusOf(error);
   if (error instanceof oauth.ResponseBodyError && error.error === 'invalid_client') {
-    return new CredentialsRejectedError(name, `invalid_client, HTTP ${error.status}`);
+    return credentialsRejected(name, `invalid_client, HTTP ${error.status}`);
   }
   if (status === 429 || (status !== undefined && status >= 500)) {
     const retryAfterMs = retryAfterMsOf(responseOf(error), now);
@@ -164,22 +175,27 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
     return new BrokerError(
       'upstream_rejected',
       `The authorization server refused the token request of client ${name}: ${error.error} (HTTP ${error.status})`,
+      { rejection: 'request_rejected' },
     );
   }
-  if (status === 401 || status === 403) return new CredentialsRejectedError(name, `HTTP ${status}`);
+  if (status === 401 || status === 403) return credentialsRejected(name, `HTTP ${status}`);
   if (status !== undefined) {
-    return new BrokerError('upstream_rejected', `The authorization server of client ${name} answered HTTP ${status}`);
+    return new BrokerError('upstream_rejected', `The authorization server of client ${name} answered HTTP ${status}`, {
+      rejection: 'request_rejected',
+    });
   }
   if (error instanceof oauth.UnsupportedOperationError) {
     return new BrokerError(
       'upstream_rejected',
       `The authorization server of client ${name} issued an unsupported token_type`,
+      { rejection: 'invalid_response' },
     );
   }
   if (error instanceof oauth.OperationProcessingError) {
     return new BrokerError(
       'upstream_rejected',
       `The authorization server of client ${name} sent an invalid token response (${error.code ?? 'invalid'})`,
+      { rejection: 'invalid_response' },
     );
   }
   return new BrokerError('internal_error', `The token request of client ${name} failed unexpectedly`, {

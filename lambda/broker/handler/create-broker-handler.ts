@@ -1,0 +1,59 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../shared/contract.ts';
+import {
+  createOAuthTokenEndpoint,
+  type OAuthTokenEndpointDeps,
+  systemTokenEndpointDeps,
+} from '../adapters/oauth-token-endpoint.ts';
+import { SecretsManagerReader } from '../adapters/secrets-manager-reader.ts';
+import type { BrokerConfig } from '../core/config.ts';
+import { SecretStore } from '../core/secret-store.ts';
+import { TokenBroker } from '../core/token-broker.ts';
+import { MemoryTokenStore, TokenCache } from '../core/token-cache.ts';
+import { createHandler } from './create-handler.ts';
+import { powertoolsTelemetry } from './telemetry.ts';
+
+/** What a caller of {@link createBrokerHandler} may replace; everything has a production default. */
+export interface BrokerHandlerOverrides {
+  /** @default a Powertools logger for the broker's service, at POWERTOOLS_LOG_LEVEL */
+  readonly logger?: Logger;
+  /** @default Powertools metrics in the broker's namespace, with its service dimension */
+  readonly metrics?: Metrics;
+  /** @default a client for the Lambda's region, configured from the environment, created at first use */
+  readonly secretsManager?: SecretsManagerClient;
+  /** @default global fetch, real timers */
+  readonly tokenEndpoint?: OAuthTokenEndpointDeps;
+  /** Epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+}
+
+export interface BrokerHandler {
+  /** The Lambda handler: API Gateway requests, direct invocations and warm-ups. */
+  readonly handler: ReturnType<typeof createHandler>;
+  readonly broker: TokenBroker;
+}
+
+/**
+ * The one composition root: the Lambda entry point and the local route both build the broker and
+ * its handler here, from a parsed configuration. It reads and writes no environment variable.
+ */
+export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandlerOverrides = {}): BrokerHandler {
+  const now = overrides.now ?? Date.now;
+  const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME });
+  const metrics = overrides.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  let secretsManager = overrides.secretsManager;
+  const reader = new SecretsManagerReader(() => {
+    secretsManager ??= new SecretsManagerClient({});
+    return secretsManager;
+  });
+  const broker = new TokenBroker(config, {
+    secrets: new SecretStore(reader, { ttlMs: config.secretTtlMs, now }),
+    cache: new TokenCache({ stores: [new MemoryTokenStore(now)], now }),
+    requestToken: createOAuthTokenEndpoint(overrides.tokenEndpoint ?? systemTokenEndpointDeps),
+    telemetry: powertoolsTelemetry(logger, metrics),
+    now,
+  });
+  return { handler: createHandler({ broker, logger, metrics }), broker };
+}

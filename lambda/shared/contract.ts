@@ -1,0 +1,64 @@
+/**
+ * What the broker runtime, the CDK construct and the caller library must agree on, defined once.
+ * Dependency-free on purpose: the caller library imports it without pulling broker code into a
+ * consumer's bundle, and the construct imports it without pulling in the runtime.
+ */
+
+/** Environment variables, by the side that reads them. */
+export const ENV = {
+  /** Broker: the configuration JSON (written by the construct). */
+  brokerConfig: 'BROKER_CONFIG',
+  /** Broker: the fleet cache's DynamoDB table name. Unset with `tokenCacheKeyId`: memory only. */
+  tokenCacheTable: 'TOKEN_CACHE_TABLE',
+  /** Broker: the KMS key id or ARN that encrypts the fleet cache's tokens. */
+  tokenCacheKeyId: 'TOKEN_CACHE_KEY_ID',
+  /** Broker: separates stacks sharing one table. @default {@link DEFAULT_CACHE_NAMESPACE} */
+  tokenCacheNamespace: 'TOKEN_CACHE_NAMESPACE',
+  /** Caller library: the broker API's invoke URL. */
+  brokerUrl: 'TOKEN_BROKER_URL',
+  /** Caller library: the broker function's name or ARN, for direct invocation. */
+  brokerFunction: 'TOKEN_BROKER_FUNCTION',
+  /** Powertools: service name and metrics namespace. */
+  powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
+  powertoolsMetricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+} as const;
+
+/** Namespace of the fleet cache's keys when `TOKEN_CACHE_NAMESPACE` is unset. */
+export const DEFAULT_CACHE_NAMESPACE = 'default';
+
+/** Powertools service name: the `service` dimension of every metric. */
+export const SERVICE_NAME = 'token-broker';
+
+/** CloudWatch namespace of the broker's metrics (EMF). */
+export const METRICS_NAMESPACE = 'M2MTokenBroker';
+
+/** Metric names: part of the deployed product, since the construct alarms on some of them. */
+export const METRIC = {
+  tokenServed: 'TokenServed',
+  requestFailed: 'RequestFailed',
+  warmUpFailure: 'WarmUpFailure',
+  tokenFetched: 'TokenFetched',
+  /** A token request failed after retries: the alarm to watch. */
+  upstreamFailure: 'UpstreamFailure',
+  staleTokenServed: 'StaleTokenServed',
+  /** The fleet cache's table or key failed; the broker fell back to memory. */
+  sharedCacheFailure: 'SharedCacheFailure',
+  /** A token too large for a table item, kept in memory only. */
+  sharedCacheOversized: 'SharedCacheOversized',
+  /** A token's refresh window is shorter than the warm-up's look-ahead. */
+  refreshWindowTooShort: 'RefreshWindowTooShort',
+} as const;
+
+/** The warm-up event: `{ "warmup": true, "lookAheadSeconds": N }`. */
+export interface WarmUpEvent {
+  readonly warmup: true;
+  /** Refresh every key that reaches its refresh point within this many seconds. */
+  readonly lookAheadSeconds?: number;
+}
+
+/** Bounds of a warm-up's look-ahead; the default serves a bare `{ "warmup": true }` or a scheduled event. */
+export const WARM_UP_LOOK_AHEAD = { defaultSeconds: 360, minSeconds: 0, maxSeconds: 3_600 } as const;
+
+export function warmUpEvent(lookAheadSeconds?: number): WarmUpEvent {
+  return lookAheadSeconds === undefined ? { warmup: true } : { warmup: true, lookAheadSeconds };
+}
