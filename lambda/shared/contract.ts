@@ -62,3 +62,19 @@ export const WARM_UP_LOOK_AHEAD = { defaultSeconds: 360, minSeconds: 0, maxSecon
 export function warmUpEvent(lookAheadSeconds?: number): WarmUpEvent {
   return lookAheadSeconds === undefined ? { warmup: true } : { warmup: true, lookAheadSeconds };
 }
+
+/**
+ * The fleet cache's DynamoDB table, as an operator or a test creates it: on-demand billing, a
+ * string partition key and a TTL attribute in epoch seconds. Everything else is the broker's.
+ */
+export const CACHE_TABLE = { partitionKey: 'pk', ttlAttribute: 'ttl' } as const;
+
+/**
+ * The KMS encryption context of every data key the fleet cache uses: it binds a ciphertext to its
+ * item and namespace, and the broker role's `kms:GenerateDataKey`/`kms:Decrypt` grant is
+ * conditioned on the namespace (`kms:EncryptionContext:<namespace key>`).
+ */
+export const CACHE_ENCRYPTION_CONTEXT = {
+  namespaceKey: 'm2m-token-broker:namespace',
+  itemKey: 'm2m-token-broker:item',
+} as const;
