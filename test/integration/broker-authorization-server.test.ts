@@ -135,13 +135,16 @@ describe('Broker when the authorization server goes away', () => {
       await new Promise((resolve) => setTimeout(resolve, 2200));
       await server.stop();
 
-      // Act
+      // Act: answered at once with the current token while the refresh runs (and fails) behind it.
       const second = await getToken(local.url, 'shop', 'read');
+      await waitFor(() => /Token request failed/.test(output.text()));
+      const third = await getToken(local.url, 'shop', 'read');
 
       // Assess
       expect(second.status).toBe(200);
       expect(second.body.access_token).toBe(first.body.access_token);
       expect(second.body.expires_in as number).toBeLessThanOrEqual(2);
+      expect(third.body.access_token).toBe(first.body.access_token);
       expect(output.text()).toMatch(/serving the current token/);
     } finally {
       output.restore();
@@ -170,3 +173,11 @@ describe('Broker when the authorization server goes away', () => {
     }
   });
 });
+
+/** Polls `condition` every 20 ms for up to 5 s. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 20) {
+    if (waited > 5_000) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

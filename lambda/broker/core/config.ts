@@ -59,6 +59,15 @@ export interface BrokerConfig {
   readonly clients: readonly ClientConfig[];
   /** How long a secret read from Secrets Manager is reused before it is read again. @default 300000 */
   readonly secretTtlMs: number;
+  /**
+   * How long the request that starts a refresh-ahead waits for it before answering with the
+   * current, still valid token. @default 250 (ms)
+   */
+  readonly refreshWaitMs: number;
+  /** The warm-up refreshes keys served within this many seconds. @default 3600 */
+  readonly warmUpWindowSeconds: number;
+  /** At most this many recently served keys per warm-up (each client's default set comes on top). @default 100 */
+  readonly warmUpMaxKeys: number;
 }
 
 export interface ParseOptions {
@@ -109,6 +118,9 @@ export interface ClientInput {
 export interface ConfigInput {
   readonly clients: readonly ClientInput[];
   readonly secretTtlMs?: number;
+  readonly refreshWaitMs?: number;
+  readonly warmUpWindowSeconds?: number;
+  readonly warmUpMaxKeys?: number;
 }
 
 const RESERVED_PARAMS = new Set([
@@ -142,7 +154,15 @@ const CLIENT_KEYS = new Set(
     maxRetries: true,
   } satisfies Record<keyof ClientInput, true>),
 );
-const ROOT_KEYS = new Set(Object.keys({ clients: true, secretTtlMs: true } satisfies Record<keyof ConfigInput, true>));
+const ROOT_KEYS = new Set(
+  Object.keys({
+    clients: true,
+    secretTtlMs: true,
+    refreshWaitMs: true,
+    warmUpWindowSeconds: true,
+    warmUpMaxKeys: true,
+  } satisfies Record<keyof ConfigInput, true>),
+);
 
 /** Parses and validates a configuration document (already JSON-decoded). */
 export function parseBrokerConfig(input: unknown, options: ParseOptions = {}): BrokerConfig {
@@ -159,7 +179,11 @@ export function parseBrokerConfig(input: unknown, options: ParseOptions = {}): B
     seen.add(c.name);
   });
   const secretTtlMs = optionalInteger(root.secretTtlMs, 'secretTtlMs', { min: 0, max: 86_400_000 }) ?? 300_000;
-  return { clients, secretTtlMs };
+  const refreshWaitMs = optionalInteger(root.refreshWaitMs, 'refreshWaitMs', { min: 0, max: 5_000 }) ?? 250;
+  const warmUpWindowSeconds =
+    optionalInteger(root.warmUpWindowSeconds, 'warmUpWindowSeconds', { min: 60, max: 86_400 }) ?? 3_600;
+  const warmUpMaxKeys = optionalInteger(root.warmUpMaxKeys, 'warmUpMaxKeys', { min: 1, max: 1_000 }) ?? 100;
+  return { clients, secretTtlMs, refreshWaitMs, warmUpWindowSeconds, warmUpMaxKeys };
 }
 
 /** Parses the JSON text of a configuration (environment variable or file). */

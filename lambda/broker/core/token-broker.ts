@@ -1,14 +1,23 @@
+import { DEFAULT_CACHE_NAMESPACE } from '../../shared/contract.ts';
+import type { BrokerErrorCode } from '../../shared/error-codes.ts';
 import { normalizeScopes } from '../../shared/oauth-syntax.ts';
+import { CacheKeys } from './cache-key.ts';
 import type { BrokerConfig, ClientConfig } from './config.ts';
 import { BrokerError, toBrokerError } from './errors.ts';
 import type { SecretStore, SecretVersion } from './secret-store.ts';
-import type { CachedToken, TokenCache, TokenSource } from './token-cache.ts';
+import type { CachedToken, CacheRequest, CacheTelemetry, TokenCache, TokenSource } from './token-cache.ts';
 import type { TokenEndpoint, TokenResponse } from './token-endpoint.ts';
 
 export interface TokenRequest {
   readonly client: string;
   /** Scopes wanted; `undefined` means all the client's configured scopes. */
   readonly scopes?: readonly string[];
+}
+
+/** What bounds one invocation's work. */
+export interface InvocationBudget {
+  /** Time left in the invocation (Lambda's `getRemainingTimeInMillis`). @default unbounded */
+  readonly remainingMs?: () => number;
 }
 
 /** What the broker returns for a token request: the remaining lifetime, not the original one. */
@@ -24,21 +33,31 @@ export interface IssuedToken {
 }
 
 export type WarmUpOutcome =
-  | { readonly client: string; readonly status: 'fresh' | 'refreshed'; readonly expiresAt: number }
-  | { readonly client: string; readonly status: 'failed'; readonly error: string };
+  | {
+      readonly client: string;
+      readonly scope: string;
+      readonly status: 'fresh' | 'refreshed';
+      readonly expiresAt: number;
+    }
+  | { readonly client: string; readonly scope: string; readonly status: 'failed'; readonly error: BrokerErrorCode }
+  | { readonly client: string; readonly scope: string; readonly status: 'deferred' };
 
 export interface WarmUpSummary {
   readonly refreshed: number;
   readonly fresh: number;
   readonly failed: number;
-  readonly clients: readonly WarmUpOutcome[];
+  /** Keys left for the next warm-up: the time budget ran out. */
+  readonly deferred: number;
+  readonly keys: readonly WarmUpOutcome[];
 }
 
 /** What the broker tells the outside world; the handler wires it to Powertools. */
-export interface BrokerTelemetry {
+export interface BrokerTelemetry extends CacheTelemetry {
   tokenFetched(client: string, credentials: 'current' | 'rotated'): void;
   upstreamFailed(client: string, error: BrokerError): void;
   servedStale(client: string, error: BrokerError): void;
+  /** A token's refresh point comes sooner than the warm-up looks ahead: callers will see refresh-ahead. */
+  refreshWindowTooShort(client: string, refreshWindowSeconds: number, lookAheadSeconds: number): void;
 }
 
 export interface TokenBrokerDeps {
@@ -46,8 +65,15 @@ export interface TokenBrokerDeps {
   readonly cache: TokenCache;
   readonly requestToken: TokenEndpoint;
   readonly telemetry: BrokerTelemetry;
+  /** Separates brokers sharing one table (`TOKEN_CACHE_NAMESPACE`). @default DEFAULT_CACHE_NAMESPACE */
+  readonly cacheNamespace?: string;
   readonly now?: () => number;
 }
+
+/** How many keys a warm-up refreshes at once. */
+const WARM_UP_CONCURRENCY = 4;
+/** Time a warm-up keeps in hand: it starts no refresh it could not finish. */
+const WARM_UP_RESERVE_MS = 1_000;
 
 /**
  * The broker's core, shared by the Lambda handler, the local server and the tests: validates a
@@ -55,22 +81,24 @@ export interface TokenBrokerDeps {
  */
 export class TokenBroker {
   readonly #clients: ReadonlyMap<string, ClientConfig>;
+  readonly #config: BrokerConfig;
   readonly #deps: TokenBrokerDeps;
   readonly #now: () => number;
+  readonly #keys: CacheKeys;
 
   constructor(config: BrokerConfig, deps: TokenBrokerDeps) {
+    this.#config = config;
     this.#clients = new Map(config.clients.map((c) => [c.name, c]));
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
+    this.#keys = new CacheKeys(deps.cacheNamespace ?? DEFAULT_CACHE_NAMESPACE);
   }
 
-  async getToken(request: TokenRequest): Promise<IssuedToken> {
+  async getToken(request: TokenRequest, budget: InvocationBudget = {}): Promise<IssuedToken> {
     const client = this.#clients.get(request.client);
     if (!client) throw new BrokerError('unknown_client', `No client named "${request.client}" is configured`);
     const scopes = resolveScopes(client, request.scopes);
-    const { token, source, refreshError } = await this.#deps.cache.get(cacheKey(client, scopes), () =>
-      this.#obtain(client, scopes),
-    );
+    const { token, source, refreshError } = await this.#deps.cache.get(this.#cacheRequest(client, scopes, budget));
     if (source === 'stale') this.#deps.telemetry.servedStale(client.name, toBrokerError(refreshError));
     const nowMs = this.#now();
     return {
@@ -84,26 +112,80 @@ export class TokenBroker {
   }
 
   /**
-   * Refreshes every client's default token that is missing or past its refresh point. Never
-   * throws: one client's failure is reported in the summary and does not stop the others.
+   * Keeps the fleet ahead of its callers: refreshes every key served recently (the fleet's, from
+   * the shared tier, or this instance's) and every client's default scope set, whenever its
+   * token would reach its refresh point within `lookAheadSeconds`. A few at a time, within the
+   * invocation's time. Never throws: one key's failure is reported and does not stop the others.
    */
-  async warmUp(): Promise<WarmUpSummary> {
-    const outcomes = await Promise.all(
-      [...this.#clients.values()].map(async (client): Promise<WarmUpOutcome> => {
-        try {
-          const token = await this.getToken({ client: client.name });
-          const status = token.source === 'fetched' ? 'refreshed' : 'fresh';
-          if (token.source === 'stale') {
-            return { client: client.name, status: 'failed', error: 'upstream_unavailable' };
-          }
-          return { client: client.name, status, expiresAt: token.expiresAt };
-        } catch (error) {
-          return { client: client.name, status: 'failed', error: toBrokerError(error).code };
+  async warmUp(lookAheadSeconds: number, budget: InvocationBudget = {}): Promise<WarmUpSummary> {
+    const now = this.#now();
+    const lookAheadMs = lookAheadSeconds * 1000;
+    const candidates = await this.#warmUpCandidates(now);
+    const outcomes: WarmUpOutcome[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < candidates.length; i = next++) {
+        const { client, scopes } = candidates[i] as { client: ClientConfig; scopes: readonly string[] };
+        const scope = scopes.join(' ');
+        const remaining = budget.remainingMs?.() ?? Number.POSITIVE_INFINITY;
+        if (remaining < client.deadlineMs + WARM_UP_RESERVE_MS) {
+          outcomes.push({ client: client.name, scope, status: 'deferred' });
+          continue;
         }
-      }),
-    );
+        const request = this.#cacheRequest(client, scopes, budget);
+        const { outcome, token, error } = await this.#deps.cache.refreshIfDue(request, this.#now() + lookAheadMs);
+        if (outcome === 'failed' || !token) {
+          outcomes.push({ client: client.name, scope, status: 'failed', error: toBrokerError(error).code });
+          continue;
+        }
+        if (outcome === 'refreshed' && token.refreshAt - token.obtainedAt < lookAheadMs) {
+          this.#deps.telemetry.refreshWindowTooShort(
+            client.name,
+            Math.floor((token.refreshAt - token.obtainedAt) / 1000),
+            lookAheadSeconds,
+          );
+        }
+        outcomes.push({ client: client.name, scope, status: outcome, expiresAt: Math.floor(token.expiresAt / 1000) });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(WARM_UP_CONCURRENCY, candidates.length) }, worker));
     const count = (status: WarmUpOutcome['status']) => outcomes.filter((o) => o.status === status).length;
-    return { refreshed: count('refreshed'), fresh: count('fresh'), failed: count('failed'), clients: outcomes };
+    return {
+      refreshed: count('refreshed'),
+      fresh: count('fresh'),
+      failed: count('failed'),
+      deferred: count('deferred'),
+      keys: outcomes,
+    };
+  }
+
+  /** Each client's default scope set, then the keys served recently that are still configured, once each. */
+  async #warmUpCandidates(now: number): Promise<{ client: ClientConfig; scopes: readonly string[] }[]> {
+    const { warmUpWindowSeconds, warmUpMaxKeys } = this.#config;
+    const candidates = new Map<string, { client: ClientConfig; scopes: readonly string[] }>();
+    for (const client of this.#clients.values()) {
+      candidates.set(this.#keys.of(client, client.scopes).key, { client, scopes: client.scopes });
+    }
+    const served = await this.#deps.cache.recentlyServed(now - warmUpWindowSeconds * 1000, warmUpMaxKeys);
+    for (const { client: name, scopes } of served) {
+      const client = this.#clients.get(name);
+      if (!client || !scopes.every((s) => client.scopes.includes(s))) continue;
+      const normalized = normalizeScopes(scopes);
+      candidates.set(this.#keys.of(client, normalized).key, { client, scopes: normalized });
+    }
+    return [...candidates.values()].slice(0, Math.max(warmUpMaxKeys, this.#clients.size));
+  }
+
+  #cacheRequest(client: ClientConfig, scopes: readonly string[], budget: InvocationBudget): CacheRequest {
+    const { key, descriptor } = this.#keys.of(client, scopes);
+    return {
+      key,
+      descriptor,
+      fetch: () => this.#obtain(client, scopes),
+      attemptMs: client.attemptTimeoutMs,
+      waitMs: client.deadlineMs,
+      ...(budget.remainingMs ? { remainingMs: budget.remainingMs } : {}),
+    };
   }
 
   async #obtain(client: ClientConfig, scopes: readonly string[]): Promise<CachedToken> {
@@ -159,9 +241,4 @@ function resolveScopes(client: ClientConfig, requested: readonly string[] | unde
     );
   }
   return scopes;
-}
-
-/** Scopes are normalized (sorted, unique), so "read write" and "write read" share one token. */
-function cacheKey(client: ClientConfig, scopes: readonly string[]): string {
-  return JSON.stringify([client.name, scopes, client.audience ?? null, client.resource]);
 }

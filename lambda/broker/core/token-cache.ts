@@ -1,53 +1,22 @@
+import { randomUUID } from 'node:crypto';
+import { type CachedToken, isFresh, isUsable } from './cached-token.ts';
+import { BrokerError } from './errors.ts';
+import { MemoryTokenStore } from './memory-token-store.ts';
+import {
+  type CooldownPolicy,
+  DEFAULT_COOLDOWNS,
+  errorOfRecordedFailure,
+  recordedFailureOf,
+} from './refresh-failure.ts';
+import type { KeyDescriptor, Lease, RecordedFailure, ServedKey, SharedTokenStore } from './shared-token-store.ts';
+
+export type { CachedToken } from './cached-token.ts';
+
 /**
- * Access tokens, cached per key until their refresh point, with one in-flight fetch per key.
- *
- * Storage is a list of {@link TokenStore} tiers, nearest first. Today there is one, in memory; a
- * shared tier (say a DynamoDB table every broker instance reads) is one more `TokenStore` at the
- * end of the list, with no change here.
+ * Where a served token came from: this instance's memory, the fleet's shared tier, the
+ * authorization server just now, or a still-valid token served after its refresh failed.
  */
-
-/** A token as cached: absolute times in epoch milliseconds. */
-export interface CachedToken {
-  readonly accessToken: string;
-  readonly tokenType: 'Bearer';
-  readonly scope: string;
-  readonly obtainedAt: number;
-  /** After this, the next request or warm-up refreshes the token. */
-  readonly refreshAt: number;
-  readonly expiresAt: number;
-}
-
-/** One tier of token storage. Implementations must not log token values. */
-export interface TokenStore {
-  get(key: string): Promise<CachedToken | undefined>;
-  set(key: string, token: CachedToken): Promise<void>;
-}
-
-/** Process-local tier: survives between invocations of a warm Lambda instance. */
-export class MemoryTokenStore implements TokenStore {
-  readonly #entries = new Map<string, CachedToken>();
-  readonly #now: () => number;
-
-  constructor(now: () => number = Date.now) {
-    this.#now = now;
-  }
-
-  async get(key: string): Promise<CachedToken | undefined> {
-    const token = this.#entries.get(key);
-    if (token && token.expiresAt <= this.#now()) {
-      this.#entries.delete(key);
-      return undefined;
-    }
-    return token;
-  }
-
-  async set(key: string, token: CachedToken): Promise<void> {
-    this.#entries.set(key, token);
-  }
-}
-
-/** Where a served token came from. */
-export type TokenSource = 'cache' | 'fetched' | 'stale';
+export type TokenSource = 'memory' | 'shared' | 'fetched' | 'stale';
 
 export interface CacheResult {
   readonly token: CachedToken;
@@ -56,98 +25,406 @@ export interface CacheResult {
   readonly refreshError?: unknown;
 }
 
-export interface TokenCacheOptions {
-  readonly stores: readonly TokenStore[];
-  readonly now?: () => number;
-  /**
-   * After a failed refresh, how long the still-valid current token is served as is, without a new
-   * attempt. Without it, during an outage every request would wait out the token request's
-   * retries before getting the token it could have had at once, and would add load to a failing
-   * authorization server.
-   * @default 10000 (ms)
-   */
-  readonly refreshCooldownMs?: number;
+/** One key's request to the cache, built by the broker from the client's configuration. */
+export interface CacheRequest {
+  readonly key: string;
+  /** Which client and scope set the key stands for: stored with it for the warm-up. */
+  readonly descriptor: KeyDescriptor;
+  /** Obtains a new token from the authorization server (retries included). */
+  readonly fetch: () => Promise<CachedToken>;
+  /** One attempt's timeout: a lease lasts about that long and is renewed while its holder works. */
+  readonly attemptMs: number;
+  /** How long a caller with no usable token may wait for another instance's refresh. */
+  readonly waitMs: number;
+  /** Time left in this invocation (Lambda's `getRemainingTimeInMillis`). @default unbounded */
+  readonly remainingMs?: () => number;
 }
+
+/** What the cache reports; the broker wires it to logs and metrics. */
+export interface CacheTelemetry {
+  /** The shared tier failed; it is bypassed for its cool-down. Called once per cool-down. */
+  sharedTierFailed(operation: string, error: unknown): void;
+  /** A token too large for the shared tier is kept in this instance's memory only. */
+  tokenTooLarge(client: string): void;
+}
+
+export interface TokenCacheOptions {
+  /** The fleet's tier. @default none: memory only, as one instance */
+  readonly shared?: SharedTokenStore;
+  readonly telemetry?: CacheTelemetry;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Lease owner id. @default a random UUID per instance */
+  readonly instanceId?: string;
+  /**
+   * How long the request that starts a refresh-ahead waits for it before answering with the
+   * current token (the refresh goes on). Other requests never wait while a usable token exists.
+   * @default 250 (ms)
+   */
+  readonly refreshWaitMs?: number;
+  /** @default {@link DEFAULT_COOLDOWNS} */
+  readonly cooldowns?: CooldownPolicy;
+  /** After a shared-tier failure, how long it is bypassed. @default 30000 (ms) */
+  readonly sharedTierCooldownMs?: number;
+  /** How often one instance records a key's last use in the shared tier. @default 60000 (ms) */
+  readonly touchIntervalMs?: number;
+}
+
+/** Outcome of a warm-up's refresh of one key. */
+export type RefreshOutcome = 'fresh' | 'refreshed' | 'failed';
+
+const NO_TELEMETRY: CacheTelemetry = { sharedTierFailed() {}, tokenTooLarge() {} };
+/** Extra room a lease taker must have beyond one attempt, so it can still answer its caller. */
+const TAKEOVER_MARGIN_MS = 1_000;
+const POLL_START_MS = 25;
+const POLL_MAX_MS = 500;
 
 /**
- * Margin before expiry within which a token is no longer served as a fallback: a token must still
- * be usable by the caller when it arrives. min(30 s, 10% of its lifetime).
+ * Access tokens per key, in this instance's memory and, when configured, in a tier the whole
+ * fleet shares. The rules, so that callers never wait on the authorization server while a usable
+ * token exists, and the fleet asks it once per refresh:
+ *
+ * - **Fresh** (before its refresh point) in memory: served at once.
+ * - **Usable but past its refresh point** (refresh-ahead): served at once. The first such request
+ *   starts one refresh per key and waits for it at most `refreshWaitMs`.
+ * - **Nothing usable**: the request waits: for the shared tier's token, for the instance holding
+ *   the refresh lease, or for its own fetch. During a remembered failure's cool-down it gets the
+ *   recorded error at once.
+ * - **Refresh**: under a lease in the shared tier (one refresher for the fleet), committed fenced
+ *   on the lease and the token version; a failure is recorded with its cool-down.
+ * - **Shared tier failing** (unreachable, throttled, denied): bypassed for a cool-down; the
+ *   instance falls back to memory and fetching directly. It never fails a caller.
+ *
+ * A Lambda instance may be frozen with a refresh in flight: a refresh that resumes late commits
+ * only if its lease still holds, and memory never trades a token for a shorter-lived one.
  */
-export function safetyMarginMs(token: CachedToken): number {
-  return Math.min(30_000, (token.expiresAt - token.obtainedAt) / 10);
-}
-
 export class TokenCache {
-  readonly #stores: readonly TokenStore[];
+  readonly #memory: MemoryTokenStore;
+  readonly #shared: SharedTokenStore | undefined;
+  readonly #telemetry: CacheTelemetry;
   readonly #now: () => number;
-  readonly #cooldownMs: number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #owner: string;
+  readonly #refreshWaitMs: number;
+  readonly #cooldowns: CooldownPolicy;
+  readonly #tierCooldownMs: number;
+  readonly #touchIntervalMs: number;
   readonly #inFlight = new Map<string, Promise<CacheResult>>();
-  /** Per key: the last refresh failure, and until when no new refresh is attempted. */
-  readonly #failures = new Map<string, { readonly error: unknown; readonly until: number }>();
+  /** Per key: the last refresh failure, until its cool-down ends. */
+  readonly #failures = new Map<string, RecordedFailure>();
+  /** Per key: what it stands for, when it was last served, and when that was last told to the shared tier. */
+  readonly #served = new Map<string, { descriptor: KeyDescriptor; lastServedAt: number; touchedAt: number }>();
+  #tierDownUntil = 0;
 
-  constructor(options: TokenCacheOptions) {
-    if (options.stores.length === 0) throw new Error('TokenCache needs at least one store');
-    this.#stores = options.stores;
+  constructor(options: TokenCacheOptions = {}) {
     this.#now = options.now ?? Date.now;
-    this.#cooldownMs = options.refreshCooldownMs ?? 10_000;
+    this.#memory = new MemoryTokenStore(this.#now);
+    this.#shared = options.shared;
+    this.#telemetry = options.telemetry ?? NO_TELEMETRY;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#owner = options.instanceId ?? randomUUID();
+    this.#refreshWaitMs = options.refreshWaitMs ?? 250;
+    this.#cooldowns = options.cooldowns ?? DEFAULT_COOLDOWNS;
+    this.#tierCooldownMs = options.sharedTierCooldownMs ?? 30_000;
+    this.#touchIntervalMs = options.touchIntervalMs ?? 60_000;
+  }
+
+  /** A token for the request's key: see the class's rules. */
+  async get(request: CacheRequest): Promise<CacheResult> {
+    const result = await this.#get(request);
+    this.#noteServed(request);
+    return result;
+  }
+
+  async #get(request: CacheRequest): Promise<CacheResult> {
+    const { key } = request;
+    const now = this.#now();
+    const current = this.#memory.get(key);
+    if (current && isFresh(current, now)) return { token: current, source: 'memory' };
+    const failure = this.#activeFailure(key, now);
+    if (current && isUsable(current, now)) {
+      if (failure) return { token: current, source: 'stale', refreshError: errorOfRecordedFailure(failure, now) };
+      if (this.#inFlight.has(key)) return { token: current, source: 'memory' };
+      return this.#waitBriefly(this.#start(request, current, now), current);
+    }
+    if (failure) throw errorOfRecordedFailure(failure, now);
+    const result = await (this.#inFlight.get(key) ?? this.#start(request, undefined, now));
+    if (!isUsable(result.token, this.#now())) {
+      throw new BrokerError('upstream_unavailable', 'No usable token could be obtained in time', {
+        retryAfterSeconds: 1,
+      });
+    }
+    return result;
   }
 
   /**
-   * Returns the cached token for `key` while it is before its refresh point; otherwise fetches a
-   * new one (shared by concurrent callers). If the fetch fails and the current token is still
-   * valid beyond the safety margin, that token is served, and served again without a new attempt
-   * for the cool-down; else the fetch's error is thrown.
+   * For the warm-up: refreshes the key if its token reaches its refresh point before `dueByMs`
+   * (or there is none), under the same lease and cool-down as any refresh. Never throws.
    */
-  async get(key: string, fetchToken: () => Promise<CachedToken>): Promise<CacheResult> {
-    const current = await this.#read(key);
-    if (current && this.#now() < current.refreshAt) return { token: current, source: 'cache' };
-    const failure = this.#failures.get(key);
-    if (current && failure && this.#now() < failure.until && this.#usable(current)) {
-      return { token: current, source: 'stale', refreshError: failure.error };
+  async refreshIfDue(
+    request: CacheRequest,
+    dueByMs: number,
+  ): Promise<{ outcome: RefreshOutcome; token?: CachedToken; error?: unknown }> {
+    const now = this.#now();
+    const current = this.#memory.get(request.key);
+    if (current && current.refreshAt > dueByMs) return { outcome: 'fresh', token: current };
+    const failure = this.#activeFailure(request.key, now);
+    if (failure) return { outcome: 'failed', error: errorOfRecordedFailure(failure, now) };
+    try {
+      const result = await (this.#inFlight.get(request.key) ?? this.#start(request, current, dueByMs));
+      if (result.source === 'stale') return { outcome: 'failed', error: result.refreshError };
+      return { outcome: result.source === 'fetched' ? 'refreshed' : 'fresh', token: result.token };
+    } catch (error) {
+      return { outcome: 'failed', error };
     }
-    let pending = this.#inFlight.get(key);
-    if (!pending) {
-      pending = this.#refresh(key, current, fetchToken).finally(() => this.#inFlight.delete(key));
-      this.#inFlight.set(key, pending);
+  }
+
+  /** Keys served since `sinceMs` (the fleet's when a shared tier answers, else this instance's), at most `limit`. */
+  async recentlyServed(sinceMs: number, limit: number): Promise<readonly ServedKey[]> {
+    const shared = this.#sharedTier();
+    if (shared) {
+      try {
+        return await shared.listRecentlyServed(sinceMs, limit);
+      } catch (error) {
+        this.#tierFailed('listRecentlyServed', error);
+      }
     }
+    const local: ServedKey[] = [];
+    for (const [key, served] of this.#served) {
+      if (served.lastServedAt >= sinceMs) local.push({ key, ...served.descriptor, lastServedAt: served.lastServedAt });
+    }
+    return local.sort((a, b) => b.lastServedAt - a.lastServedAt).slice(0, limit);
+  }
+
+  /** Starts the one refresh of `request.key` on this instance; a token found that is fresh past `dueByMs` will do. */
+  #start(request: CacheRequest, current: CachedToken | undefined, dueByMs: number): Promise<CacheResult> {
+    const pending = this.#refresh(request, current, dueByMs).finally(() => {
+      if (this.#inFlight.get(request.key) === pending) this.#inFlight.delete(request.key);
+    });
+    this.#inFlight.set(request.key, pending);
+    // A refresh-ahead may outlive every request that waited for it: its failure is handled there.
+    pending.catch(() => {});
     return pending;
   }
 
-  async #refresh(
-    key: string,
-    current: CachedToken | undefined,
-    fetchToken: () => Promise<CachedToken>,
-  ): Promise<CacheResult> {
+  async #waitBriefly(pending: Promise<CacheResult>, current: CachedToken): Promise<CacheResult> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.#refreshWaitMs);
+    });
     try {
-      const token = await fetchToken();
-      this.#failures.delete(key);
-      await Promise.all(this.#stores.map((store) => store.set(key, token)));
+      const settled = await Promise.race([pending, timeout]);
+      return settled ?? { token: current, source: 'memory' };
+    } catch (error) {
+      return { token: current, source: 'stale', refreshError: error };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #refresh(request: CacheRequest, current: CachedToken | undefined, dueByMs: number): Promise<CacheResult> {
+    const shared = this.#sharedTier();
+    if (!shared) return this.#fetchDirectly(request, current);
+    try {
+      const entry = await shared.read(request.key);
+      const found = entry?.token;
+      if (found && isUsable(found, this.#now()) && (!current || found.expiresAt > current.expiresAt)) {
+        this.#memory.set(request.key, found);
+        if (found.refreshAt > dueByMs) return { token: found, source: 'shared' };
+        current = found;
+      }
+      const failure = entry?.failure;
+      if (failure && failure.untilMs > this.#now()) {
+        this.#failures.set(request.key, failure);
+        const error = errorOfRecordedFailure(failure, this.#now());
+        if (current && isUsable(current, this.#now())) return { token: current, source: 'stale', refreshError: error };
+        throw error;
+      }
+      const lease = await shared.acquireLease(request.key, this.#leaseRequest(request));
+      if (lease) return await this.#fetchUnderLease(shared, request, lease, current);
+      if (current && isUsable(current, this.#now())) return { token: current, source: 'shared' };
+      return await this.#awaitHolder(shared, request);
+    } catch (error) {
+      if (!(error instanceof SharedTierError)) throw error;
+      this.#tierFailed(error.operation, error.cause);
+      return this.#fetchDirectly(request, current);
+    }
+  }
+
+  async #fetchDirectly(request: CacheRequest, current: CachedToken | undefined): Promise<CacheResult> {
+    try {
+      const token = await request.fetch();
+      this.#failures.delete(request.key);
+      this.#memory.set(request.key, token);
       return { token, source: 'fetched' };
     } catch (error) {
-      if (current && this.#usable(current)) {
-        this.#failures.set(key, { error, until: this.#now() + this.#cooldownMs });
-        return { token: current, source: 'stale', refreshError: error };
-      }
-      throw error;
+      return this.#afterFailedFetch(request.key, error, current);
     }
   }
 
-  /** Still worth serving: valid beyond the safety margin. */
-  #usable(token: CachedToken): boolean {
-    return this.#now() < token.expiresAt - safetyMarginMs(token);
+  #afterFailedFetch(key: string, error: unknown, current: CachedToken | undefined): CacheResult {
+    const failure = recordedFailureOf(error, this.#now(), this.#cooldowns);
+    if (failure) this.#failures.set(key, failure);
+    if (current && isUsable(current, this.#now())) return { token: current, source: 'stale', refreshError: error };
+    throw error;
   }
 
-  /** The freshest token among the tiers; a nearer tier is filled from a farther one. */
-  async #read(key: string): Promise<CachedToken | undefined> {
-    let best: CachedToken | undefined;
-    for (const [index, store] of this.#stores.entries()) {
-      const token = await store.get(key);
-      if (token && (!best || token.refreshAt > best.refreshAt)) {
-        best = token;
-        if (index > 0) await Promise.all(this.#stores.slice(0, index).map((near) => near.set(key, token)));
-      }
-      if (best && this.#now() < best.refreshAt) return best;
+  /** The lease holder's refresh: fetch, then commit fenced on the lease; renews the lease while it works. */
+  async #fetchUnderLease(
+    shared: SharedTokenStore,
+    request: CacheRequest,
+    lease: Lease,
+    current: CachedToken | undefined,
+  ): Promise<CacheResult> {
+    const { key } = request;
+    // Renewed while the fetch may legitimately run (its deadline), never for a fetch that hangs.
+    const renewEvery = Math.max(50, Math.floor(request.attemptMs / 3));
+    const stopRenewingAt = this.#now() + request.waitMs;
+    const renewal = setInterval(() => {
+      if (this.#now() >= stopRenewingAt) clearInterval(renewal);
+      else shared.renewLease(key, lease, this.#now() + this.#leaseMs(request)).catch(() => {});
+    }, renewEvery);
+    renewal.unref?.();
+    let token: CachedToken;
+    try {
+      token = await request.fetch();
+    } catch (error) {
+      const failure = recordedFailureOf(error, this.#now(), this.#cooldowns);
+      if (failure) await shared.recordFailure(key, lease, failure).catch((e) => this.#tierFailed('recordFailure', e));
+      return this.#afterFailedFetch(key, error, current);
+    } finally {
+      clearInterval(renewal);
     }
-    return best;
+    this.#failures.delete(key);
+    this.#memory.set(key, token);
+    const outcome = await shared.commit(key, lease, token).catch((error: unknown) => {
+      this.#tierFailed('commit', error);
+      return 'failed' as const;
+    });
+    if (outcome === 'too-large') this.#telemetry.tokenTooLarge(request.descriptor.client);
+    if (outcome === 'lost') {
+      // Another instance took the lease over and may have committed a newer token: prefer it.
+      const newer = await shared.read(key).catch(() => undefined);
+      if (newer?.token && newer.token.expiresAt > token.expiresAt) {
+        this.#memory.set(key, newer.token);
+        return { token: newer.token, source: 'shared' };
+      }
+    }
+    return { token, source: 'fetched' };
   }
+
+  /**
+   * No usable token and another instance holds the lease: wait for its result by reading the
+   * item, with backoff, within the caller's budget. If the holder dies, take the lease over when
+   * it expires, but only with time left for an attempt.
+   */
+  async #awaitHolder(shared: SharedTokenStore, request: CacheRequest): Promise<CacheResult> {
+    const { key } = request;
+    const deadline = this.#now() + request.waitMs;
+    for (let delay = POLL_START_MS; ; delay = Math.min(POLL_MAX_MS, delay * 2)) {
+      await this.#sleep(Math.min(delay, Math.max(0, deadline - this.#now())));
+      const now = this.#now();
+      const entry = await shared.read(key);
+      if (entry?.token && isUsable(entry.token, now)) {
+        this.#memory.set(key, entry.token);
+        return { token: entry.token, source: 'shared' };
+      }
+      if (entry?.failure && entry.failure.untilMs > now) {
+        this.#failures.set(key, entry.failure);
+        throw errorOfRecordedFailure(entry.failure, now);
+      }
+      if (!entry?.lease || entry.lease.untilMs < now) {
+        const remaining = request.remainingMs?.() ?? Number.POSITIVE_INFINITY;
+        if (remaining < request.attemptMs + TAKEOVER_MARGIN_MS) {
+          throw new BrokerError(
+            'upstream_unavailable',
+            'The instance refreshing this token stopped, and too little time is left to take over',
+            { retryAfterSeconds: 1 },
+          );
+        }
+        const lease = await shared.acquireLease(key, this.#leaseRequest(request));
+        if (lease) return this.#fetchUnderLease(shared, request, lease, undefined);
+      }
+      if (this.#now() >= deadline) {
+        throw new BrokerError('upstream_unavailable', 'Another instance is still obtaining this token', {
+          retryAfterSeconds: 1,
+        });
+      }
+    }
+  }
+
+  #leaseMs(request: CacheRequest): number {
+    return request.attemptMs + TAKEOVER_MARGIN_MS;
+  }
+
+  #leaseRequest(request: CacheRequest) {
+    const nowMs = this.#now();
+    return { owner: this.#owner, untilMs: nowMs + this.#leaseMs(request), nowMs, descriptor: request.descriptor };
+  }
+
+  #activeFailure(key: string, now: number): RecordedFailure | undefined {
+    const failure = this.#failures.get(key);
+    if (failure && failure.untilMs > now) return failure;
+    if (failure) this.#failures.delete(key);
+    return undefined;
+  }
+
+  /** The shared tier, wrapped so its failures are told apart from the authorization server's; none while bypassed. */
+  #sharedTier(): SharedTokenStore | undefined {
+    if (!this.#shared || this.#now() < this.#tierDownUntil) return undefined;
+    return guarded(this.#shared);
+  }
+
+  #tierFailed(operation: string, error: unknown): void {
+    const cause = error instanceof SharedTierError ? error.cause : error;
+    const now = this.#now();
+    if (now >= this.#tierDownUntil) this.#telemetry.sharedTierFailed(operation, cause);
+    this.#tierDownUntil = now + this.#tierCooldownMs;
+  }
+
+  /** Remembers the key's last use; tells the shared tier at most once per `touchIntervalMs`, without waiting. */
+  #noteServed(request: CacheRequest): void {
+    const now = this.#now();
+    const served = this.#served.get(request.key);
+    const touchedAt = served?.touchedAt ?? 0;
+    const due = now - touchedAt >= this.#touchIntervalMs;
+    this.#served.set(request.key, {
+      descriptor: request.descriptor,
+      lastServedAt: now,
+      touchedAt: due ? now : touchedAt,
+    });
+    const shared = due ? this.#sharedTier() : undefined;
+    shared?.touch(request.key, now, request.descriptor).catch((error) => this.#tierFailed('touch', error));
+  }
+}
+
+/** A failure of the shared tier itself, as opposed to the authorization server's. */
+class SharedTierError extends Error {
+  override readonly name = 'SharedTierError';
+  constructor(
+    readonly operation: string,
+    cause: unknown,
+  ) {
+    super(`The shared token tier failed (${operation})`, { cause });
+  }
+}
+
+function guarded(store: SharedTokenStore): SharedTokenStore {
+  const wrap =
+    <A extends unknown[], R>(operation: string, call: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      call(...args).catch((error: unknown) => {
+        throw new SharedTierError(operation, error);
+      });
+  return {
+    read: wrap('read', (key) => store.read(key)),
+    acquireLease: wrap('acquireLease', (key, request) => store.acquireLease(key, request)),
+    renewLease: wrap('renewLease', (key, lease, untilMs) => store.renewLease(key, lease, untilMs)),
+    commit: wrap('commit', (key, lease, token) => store.commit(key, lease, token)),
+    recordFailure: wrap('recordFailure', (key, lease, failure) => store.recordFailure(key, lease, failure)),
+    touch: wrap('touch', (key, at, descriptor) => store.touch(key, at, descriptor)),
+    listRecentlyServed: wrap('listRecentlyServed', (since, limit) => store.listRecentlyServed(since, limit)),
+  };
 }

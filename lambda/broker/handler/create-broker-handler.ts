@@ -10,8 +10,9 @@ import {
 import { SecretsManagerReader } from '../adapters/secrets-manager-reader.ts';
 import type { BrokerConfig } from '../core/config.ts';
 import { SecretStore } from '../core/secret-store.ts';
+import type { SharedTokenStore } from '../core/shared-token-store.ts';
 import { TokenBroker } from '../core/token-broker.ts';
-import { MemoryTokenStore, TokenCache } from '../core/token-cache.ts';
+import { TokenCache } from '../core/token-cache.ts';
 import { createHandler } from './create-handler.ts';
 import { powertoolsTelemetry } from './telemetry.ts';
 
@@ -25,8 +26,14 @@ export interface BrokerHandlerOverrides {
   readonly secretsManager?: SecretsManagerClient;
   /** @default global fetch, real timers */
   readonly tokenEndpoint?: OAuthTokenEndpointDeps;
+  /** The fleet's shared tier. @default none: memory only */
+  readonly sharedStore?: SharedTokenStore;
+  /** Separates brokers sharing one table. @default DEFAULT_CACHE_NAMESPACE */
+  readonly cacheNamespace?: string;
   /** Epoch milliseconds. @default Date.now */
   readonly now?: () => number;
+  /** @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export interface BrokerHandler {
@@ -48,11 +55,20 @@ export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandl
     secretsManager ??= new SecretsManagerClient({});
     return secretsManager;
   });
+  const telemetry = powertoolsTelemetry(logger, metrics);
+  const cache = new TokenCache({
+    ...(overrides.sharedStore ? { shared: overrides.sharedStore } : {}),
+    ...(overrides.sleep ? { sleep: overrides.sleep } : {}),
+    telemetry,
+    now,
+    refreshWaitMs: config.refreshWaitMs,
+  });
   const broker = new TokenBroker(config, {
     secrets: new SecretStore(reader, { ttlMs: config.secretTtlMs, now }),
-    cache: new TokenCache({ stores: [new MemoryTokenStore(now)], now }),
+    cache,
     requestToken: createOAuthTokenEndpoint(overrides.tokenEndpoint ?? systemTokenEndpointDeps),
-    telemetry: powertoolsTelemetry(logger, metrics),
+    telemetry,
+    ...(overrides.cacheNamespace ? { cacheNamespace: overrides.cacheNamespace } : {}),
     now,
   });
   return { handler: createHandler({ broker, logger, metrics }), broker };

@@ -4,10 +4,10 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { METRIC } from '../../shared/contract.ts';
 import { type BrokerError, toBrokerError } from '../core/errors.ts';
-import type { TokenBroker, TokenRequest, WarmUpSummary } from '../core/token-broker.ts';
+import type { InvocationBudget, TokenBroker, TokenRequest, WarmUpSummary } from '../core/token-broker.ts';
 import { classifyEvent, parseApiRequest, parseDirectRequest } from './events.ts';
 import { type BrokerReply, errorReply, toApiGatewayResult, toDirectResult, tokenReply } from './responses.ts';
 import { describeError } from './telemetry.ts';
@@ -24,11 +24,11 @@ export interface HandlerDeps {
  * The incoming event is never logged: API Gateway events carry the caller's Authorization header.
  */
 export function createHandler({ broker, logger, metrics }: HandlerDeps) {
-  const serve = async (request: () => TokenRequest): Promise<BrokerReply> => {
+  const serve = async (request: () => TokenRequest, budget: InvocationBudget): Promise<BrokerReply> => {
     let tokenRequest: TokenRequest | undefined;
     try {
       tokenRequest = request();
-      const token = await broker.getToken(tokenRequest);
+      const token = await broker.getToken(tokenRequest, budget);
       logger.info('Token served', {
         client: tokenRequest.client,
         scope: token.scope,
@@ -45,19 +45,23 @@ export function createHandler({ broker, logger, metrics }: HandlerDeps) {
     }
   };
 
-  const handle = async (event: unknown): Promise<APIGatewayProxyResult | WarmUpSummary | object> => {
+  const handle = async (
+    event: unknown,
+    context: Pick<Context, 'getRemainingTimeInMillis'>,
+  ): Promise<APIGatewayProxyResult | WarmUpSummary | object> => {
     const invocation = classifyEvent(event);
+    const budget: InvocationBudget = { remainingMs: () => context.getRemainingTimeInMillis() };
     switch (invocation.kind) {
       case 'warmup': {
-        const summary = await broker.warmUp();
+        const summary = await broker.warmUp(invocation.lookAheadSeconds, budget);
         metrics.addMetric(METRIC.warmUpFailure, MetricUnit.Count, summary.failed);
         logger[summary.failed > 0 ? 'warn' : 'info']('Warm-up done', { ...summary });
         return summary;
       }
       case 'api':
-        return toApiGatewayResult(await serve(() => parseApiRequest(invocation.event)));
+        return toApiGatewayResult(await serve(() => parseApiRequest(invocation.event), budget));
       case 'direct':
-        return toDirectResult(await serve(() => parseDirectRequest(invocation.event)));
+        return toDirectResult(await serve(() => parseDirectRequest(invocation.event), budget));
       case 'invalid':
         metrics.addMetric(METRIC.requestFailed, MetricUnit.Count, 1);
         log(logger, invocation.error, undefined);

@@ -15,6 +15,25 @@ export function powertoolsTelemetry(logger: Logger, metrics: Metrics): BrokerTel
       metrics.addMetric(METRIC.upstreamFailure, MetricUnit.Count, 1);
       logger.error('Token request failed', { client, ...describeError(error) });
     },
+    sharedTierFailed(operation, error) {
+      metrics.addMetric(METRIC.sharedCacheFailure, MetricUnit.Count, 1);
+      logger.warn('Shared token cache failed; using memory and the authorization server directly', {
+        operation,
+        causes: causeNames(error),
+      });
+    },
+    tokenTooLarge(client) {
+      metrics.addMetric(METRIC.sharedCacheOversized, MetricUnit.Count, 1);
+      logger.warn('Token too large for the shared cache; kept in this instance only', { client });
+    },
+    refreshWindowTooShort(client, refreshWindowSeconds, lookAheadSeconds) {
+      metrics.addMetric(METRIC.refreshWindowTooShort, MetricUnit.Count, 1);
+      logger.warn('Token reaches its refresh point before the next warm-up; callers will see refresh-ahead', {
+        client,
+        refreshWindowSeconds,
+        lookAheadSeconds,
+      });
+    },
     servedStale(client, error) {
       metrics.addMetric(METRIC.staleTokenServed, MetricUnit.Count, 1);
       logger.warn('Refresh failed; serving the current token, still valid', { client, ...describeError(error) });
@@ -27,8 +46,16 @@ export function powertoolsTelemetry(logger: Logger, metrics: Metrics): BrokerTel
  * cause chain. Messages of causes are left out (an SDK or fetch message is not ours to vet).
  */
 export function describeError(error: BrokerError): { code: string; description: string; causes?: string[] } {
+  const causes = causeNames(error.cause);
+  return causes.length > 0
+    ? { code: error.code, description: error.description, causes }
+    : { code: error.code, description: error.description };
+}
+
+/** Names and codes along a cause chain, starting with `error` itself (messages only of our own plain Errors). */
+function causeNames(error: unknown): string[] {
   const causes: string[] = [];
-  let cause = error.cause;
+  let cause = error;
   while (cause instanceof Error && causes.length < 5) {
     const code = (cause as { code?: unknown }).code;
     causes.push(
@@ -36,7 +63,5 @@ export function describeError(error: BrokerError): { code: string; description: 
     );
     cause = cause.cause;
   }
-  return causes.length > 0
-    ? { code: error.code, description: error.description, causes }
-    : { code: error.code, description: error.description };
+  return causes;
 }

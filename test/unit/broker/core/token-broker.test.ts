@@ -3,13 +3,14 @@ import type { ClientConfig } from '../../../../lambda/broker/core/config.ts';
 import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
 import { SecretStore } from '../../../../lambda/broker/core/secret-store.ts';
 import { TokenBroker } from '../../../../lambda/broker/core/token-broker.ts';
-import { MemoryTokenStore, TokenCache } from '../../../../lambda/broker/core/token-cache.ts';
+import { TokenCache } from '../../../../lambda/broker/core/token-cache.ts';
 import type { TokenEndpoint, TokenResponse } from '../../../../lambda/broker/core/token-endpoint.ts';
 import { brokerConfig } from '../support/client-config.ts';
 import { FakeSecretReader } from '../support/fake-secret-reader.ts';
 import { recordingTelemetry } from '../support/recording-telemetry.ts';
 
 const now = () => Date.now();
+const LOOK_AHEAD_SECONDS = 360;
 
 /**
  * A fake authorization server: it accepts the secrets in `accepted`, numbers its tokens and
@@ -50,7 +51,7 @@ function setUp(
   );
   const broker = new TokenBroker(config, {
     secrets: new SecretStore(reader, { ttlMs: 300_000, now }),
-    cache: new TokenCache({ stores: [new MemoryTokenStore(now)], now }),
+    cache: new TokenCache({ now }),
     requestToken: server.requestToken,
     telemetry,
     now,
@@ -153,7 +154,7 @@ describe('Class: TokenBroker', () => {
       // Assess
       expect(server.requestToken).toHaveBeenCalledTimes(1);
       expect(server.requestToken).toHaveBeenCalledWith(expect.anything(), 'secret-v1', ['read', 'write']);
-      expect([first.source, second.source, third.source]).toEqual(['fetched', 'cache', 'cache']);
+      expect([first.source, second.source, third.source]).toEqual(['fetched', 'memory', 'memory']);
       expect(second.accessToken).toBe(first.accessToken);
     });
 
@@ -182,7 +183,7 @@ describe('Class: TokenBroker', () => {
 
       // Assess
       expect(first.expiresIn).toBe(3600);
-      expect(later).toMatchObject({ source: 'cache', expiresIn: 3500, expiresAt: first.expiresAt });
+      expect(later).toMatchObject({ source: 'memory', expiresIn: 3500, expiresAt: first.expiresAt });
     });
 
     it('tells telemetry about every token it fetches', async () => {
@@ -325,14 +326,14 @@ describe('Class: TokenBroker', () => {
       });
 
       // Act
-      const summary = await broker.warmUp();
+      const summary = await broker.warmUp(LOOK_AHEAD_SECONDS);
 
       // Assess
       expect(summary).toMatchObject({ refreshed: 1, fresh: 0, failed: 1 });
-      expect(summary.clients).toEqual(
+      expect(summary.keys).toEqual(
         expect.arrayContaining([
-          { client: 'shop', status: 'refreshed', expiresAt: Math.floor(Date.now() / 1000) + 3600 },
-          { client: 'billing', status: 'failed', error: 'upstream_unavailable' },
+          { client: 'shop', scope: 'read write', status: 'refreshed', expiresAt: Math.floor(Date.now() / 1000) + 3600 },
+          { client: 'billing', scope: 'invoices', status: 'failed', error: 'upstream_unavailable' },
         ]),
       );
     });
@@ -340,11 +341,11 @@ describe('Class: TokenBroker', () => {
     it('leaves fresh tokens alone', async () => {
       // Prepare
       const { broker, server } = setUp();
-      const first = await broker.warmUp();
+      const first = await broker.warmUp(LOOK_AHEAD_SECONDS);
       vi.advanceTimersByTime(60_000);
 
       // Act
-      const second = await broker.warmUp();
+      const second = await broker.warmUp(LOOK_AHEAD_SECONDS);
 
       // Assess
       expect(first).toMatchObject({ refreshed: 2, fresh: 0, failed: 0 });
@@ -352,14 +353,14 @@ describe('Class: TokenBroker', () => {
       expect(server.requestToken).toHaveBeenCalledTimes(2);
     });
 
-    it('refreshes tokens past their refresh point', async () => {
+    it('refreshes tokens that reach their refresh point within the look-ahead', async () => {
       // Prepare
       const { broker, server } = setUp();
-      await broker.warmUp();
-      vi.advanceTimersByTime(2700_000);
+      await broker.warmUp(LOOK_AHEAD_SECONDS);
+      vi.advanceTimersByTime(2700_000 - LOOK_AHEAD_SECONDS * 1000);
 
       // Act
-      const summary = await broker.warmUp();
+      const summary = await broker.warmUp(LOOK_AHEAD_SECONDS);
 
       // Assess
       expect(summary).toMatchObject({ refreshed: 2, fresh: 0, failed: 0 });
@@ -369,19 +370,20 @@ describe('Class: TokenBroker', () => {
     it('counts a client served a stale token as failed', async () => {
       // Prepare
       const { broker, server } = setUp({ clients: [{ name: 'shop', clientSecret: { secretId: 'shop/m2m-client' } }] });
-      await broker.warmUp();
+      await broker.warmUp(LOOK_AHEAD_SECONDS);
       vi.advanceTimersByTime(3000_000);
       server.requestToken.mockRejectedValueOnce(new BrokerError('upstream_unavailable', 'down'));
 
       // Act
-      const summary = await broker.warmUp();
+      const summary = await broker.warmUp(LOOK_AHEAD_SECONDS);
 
       // Assess
       expect(summary).toEqual({
         refreshed: 0,
         fresh: 0,
         failed: 1,
-        clients: [{ client: 'shop', status: 'failed', error: 'upstream_unavailable' }],
+        deferred: 0,
+        keys: [{ client: 'shop', scope: 'read write', status: 'failed', error: 'upstream_unavailable' }],
       });
     });
   });

@@ -1,13 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
 import {
   type CachedToken,
-  MemoryTokenStore,
-  safetyMarginMs,
+  type CacheRequest,
+  type CacheTelemetry,
   TokenCache,
-  type TokenStore,
+  type TokenCacheOptions,
 } from '../../../../lambda/broker/core/token-cache.ts';
+import { FakeSharedStore } from '../support/fake-shared-store.ts';
 
 const HOUR_MS = 3_600_000;
+const REFRESH_POINT_MS = 0.75 * HOUR_MS;
 const now = () => Date.now();
 
 /** A one-hour token obtained now, refreshed after 75% of its lifetime. */
@@ -18,24 +21,66 @@ function hourToken(accessToken: string): CachedToken {
     tokenType: 'Bearer',
     scope: 'read',
     obtainedAt,
-    refreshAt: obtainedAt + 0.75 * HOUR_MS,
+    refreshAt: obtainedAt + REFRESH_POINT_MS,
     expiresAt: obtainedAt + HOUR_MS,
   };
 }
 
-/** A token source that numbers its tokens, or fails while `failing` is set. */
-function tokenSource() {
-  const source = {
+/**
+ * The authorization server as the cache sees it: numbered tokens, an optional delay per answer
+ * (on the fake clock), and a failure to throw while `failing` is set.
+ */
+function authorizationServer(options: { delayMs?: number } = {}) {
+  const server = {
     calls: 0,
+    delayMs: options.delayMs ?? 0,
     failing: undefined as Error | undefined,
     fetch: async (): Promise<CachedToken> => {
-      source.calls++;
-      if (source.failing) throw source.failing;
-      return hourToken(`token-${source.calls}`);
+      server.calls++;
+      const n = server.calls;
+      if (server.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, server.delayMs));
+      if (server.failing) throw server.failing;
+      return hourToken(`token-${n}`);
     },
   };
-  return source;
+  return server;
 }
+
+type Server = ReturnType<typeof authorizationServer>;
+
+function request(server: Server, overrides: Partial<CacheRequest> = {}): CacheRequest {
+  return {
+    key: 'shop-read',
+    descriptor: { client: 'shop', scopes: ['read'] },
+    fetch: server.fetch,
+    attemptMs: 5_000,
+    waitMs: 15_000,
+    ...overrides,
+  };
+}
+
+function recordingTelemetry() {
+  const events: string[] = [];
+  const telemetry: CacheTelemetry = {
+    sharedTierFailed: (operation) => events.push(`sharedTierFailed:${operation}`),
+    tokenTooLarge: (client) => events.push(`tokenTooLarge:${client}`),
+  };
+  return { events, telemetry };
+}
+
+function cache(options: TokenCacheOptions = {}): TokenCache {
+  return new TokenCache({ now, ...options });
+}
+
+const unavailable = (retryAfterSeconds?: number) =>
+  new BrokerError('upstream_unavailable', 'The authorization server of client shop kept failing (HTTP 500)', {
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  });
+
+const rejected = () =>
+  new BrokerError('upstream_rejected', 'The authorization server rejected the credentials of client shop', {
+    rejection: 'credentials_rejected',
+  });
 
 describe('Class: TokenCache', () => {
   beforeEach(() => {
@@ -45,315 +90,464 @@ describe('Class: TokenCache', () => {
     vi.useRealTimers();
   });
 
-  it('refuses to work without a store', () => {
-    // Act & Assess
-    expect(() => new TokenCache({ stores: [], now })).toThrow('at least one store');
+  describe('in one instance (memory only)', () => {
+    it('fetches a token on the first request', async () => {
+      // Prepare
+      const server = authorizationServer();
+
+      // Act
+      const result = await cache().get(request(server));
+
+      // Assess
+      expect(result).toMatchObject({ source: 'fetched', token: { accessToken: 'token-1' } });
+    });
+
+    it('serves the token from memory before its refresh point, without asking the server', async () => {
+      // Prepare
+      const server = authorizationServer();
+      const tokens = cache();
+      await tokens.get(request(server));
+      vi.advanceTimersByTime(REFRESH_POINT_MS - 1);
+
+      // Act
+      const result = await tokens.get(request(server));
+
+      // Assess
+      expect(result).toMatchObject({ source: 'memory', token: { accessToken: 'token-1' } });
+      expect(server.calls).toBe(1);
+    });
+
+    it('keeps one token per key', async () => {
+      // Prepare
+      const server = authorizationServer();
+      const tokens = cache();
+
+      // Act
+      const shop = await tokens.get(request(server));
+      const billing = await tokens.get(request(server, { key: 'billing-read' }));
+
+      // Assess
+      expect([shop.token.accessToken, billing.token.accessToken]).toEqual(['token-1', 'token-2']);
+    });
+
+    it('makes one token request for many concurrent first requests', async () => {
+      // Prepare
+      const server = authorizationServer({ delayMs: 100 });
+      const tokens = cache();
+
+      // Act
+      const results = Promise.all(Array.from({ length: 50 }, () => tokens.get(request(server))));
+      await vi.advanceTimersByTimeAsync(100);
+
+      // Assess
+      expect(new Set((await results).map((r) => r.token.accessToken))).toEqual(new Set(['token-1']));
+      expect(server.calls).toBe(1);
+    });
   });
 
-  it('fetches a token on the first request', async () => {
-    // Prepare
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now });
-    const source = tokenSource();
+  describe('refresh-ahead', () => {
+    it('answers at once with the current token while a slow refresh runs, and serves the new one after', async () => {
+      // Prepare
+      const server = authorizationServer();
+      const tokens = cache({ refreshWaitMs: 250 });
+      await tokens.get(request(server));
+      vi.advanceTimersByTime(REFRESH_POINT_MS);
+      server.delayMs = 8_000;
 
-    // Act
-    const result = await cache.get('shop', source.fetch);
+      // Act: the first request starts the refresh and waits at most 250 ms; the others not at all.
+      const refresher = tokens.get(request(server));
+      const others = await Promise.all(Array.from({ length: 20 }, () => tokens.get(request(server))));
+      await vi.advanceTimersByTimeAsync(250);
+      const first = await refresher;
 
-    // Assess
-    expect(result.source).toBe('fetched');
-    expect(result.token.accessToken).toBe('token-1');
+      // Assess
+      expect(first).toMatchObject({ source: 'memory', token: { accessToken: 'token-1' } });
+      expect(others.every((r) => r.token.accessToken === 'token-1' && r.source === 'memory')).toBe(true);
+      expect(server.calls).toBe(2);
+
+      // Act: the refresh goes on and lands.
+      await vi.advanceTimersByTimeAsync(8_000);
+      const after = await tokens.get(request(server));
+
+      // Assess
+      expect(after).toMatchObject({ source: 'memory', token: { accessToken: 'token-2' } });
+      expect(server.calls).toBe(2);
+    });
+
+    it('gives the refresher the new token when the refresh is quick', async () => {
+      // Prepare
+      const server = authorizationServer();
+      const tokens = cache({ refreshWaitMs: 250 });
+      await tokens.get(request(server));
+      vi.advanceTimersByTime(REFRESH_POINT_MS);
+      server.delayMs = 100;
+
+      // Act
+      const result = tokens.get(request(server));
+      await vi.advanceTimersByTimeAsync(100);
+
+      // Assess
+      expect(await result).toMatchObject({ source: 'fetched', token: { accessToken: 'token-2' } });
+    });
   });
 
-  it('returns the cached token before its refresh point', async () => {
-    // Prepare
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now });
-    const source = tokenSource();
-    await cache.get('shop', source.fetch);
-    vi.advanceTimersByTime(0.75 * HOUR_MS - 1);
+  describe('failures', () => {
+    it('serves the still-valid token as stale when its refresh fails, and does not retry during the cool-down', async () => {
+      // Prepare
+      const server = authorizationServer();
+      const tokens = cache();
+      await tokens.get(request(server));
+      vi.advanceTimersByTime(REFRESH_POINT_MS);
+      server.failing = unavailable();
 
-    // Act
-    const result = await cache.get('shop', source.fetch);
+      // Act
+      const first = await tokens.get(request(server));
+      const during = await tokens.get(request(server));
+      vi.advanceTimersByTime(10_000);
+      server.failing = undefined;
+      const after = await tokens.get(request(server));
 
-    // Assess
-    expect(result).toMatchObject({ source: 'cache', token: { accessToken: 'token-1' } });
-    expect(source.calls).toBe(1);
+      // Assess
+      expect(first).toMatchObject({ source: 'stale', token: { accessToken: 'token-1' } });
+      expect(during).toMatchObject({ source: 'stale', token: { accessToken: 'token-1' } });
+      expect(after.token.accessToken).toBe('token-3');
+      expect(server.calls).toBe(3);
+    });
+
+    it('with no usable token, remembers the failure: later requests get the error at once, with Retry-After', async () => {
+      // Prepare
+      const server = authorizationServer();
+      server.failing = unavailable();
+      const tokens = cache();
+
+      // Act
+      const errors: BrokerError[] = [];
+      for (let i = 0; i < 30; i++) {
+        errors.push(
+          await tokens.get(request(server)).then(
+            () => expect.fail('served'),
+            (e: BrokerError) => e,
+          ),
+        );
+        vi.advanceTimersByTime(100);
+      }
+
+      // Assess: one token request for thirty callers within the 10 s cool-down.
+      expect(server.calls).toBe(1);
+      expect(errors.every((e) => e.code === 'upstream_unavailable')).toBe(true);
+      expect(errors[1]?.retryAfterSeconds).toBe(10);
+      expect(errors[29]?.retryAfterSeconds).toBe(8);
+    });
+
+    it("honours the server's Retry-After for the cool-down, up to five minutes", async () => {
+      // Prepare
+      const server = authorizationServer();
+      const tokens = cache();
+
+      // Act
+      server.failing = unavailable(120);
+      await tokens.get(request(server)).catch(() => {});
+      vi.advanceTimersByTime(119_000);
+      const during = await tokens.get(request(server)).catch((e: BrokerError) => e);
+      vi.advanceTimersByTime(1_000);
+      server.failing = unavailable(3_600);
+      await tokens.get(request(server)).catch(() => {});
+      vi.advanceTimersByTime(300_000 - 1);
+      const cappedDuring = await tokens.get(request(server)).catch((e: BrokerError) => e);
+      vi.advanceTimersByTime(1);
+      server.failing = undefined;
+      const after = await tokens.get(request(server));
+
+      // Assess
+      expect(during).toMatchObject({ code: 'upstream_unavailable', retryAfterSeconds: 1 });
+      expect(cappedDuring).toMatchObject({ code: 'upstream_unavailable' });
+      expect(after.source).toBe('fetched');
+      expect(server.calls).toBe(3);
+    });
+
+    it('remembers a rejection for a shorter cool-down', async () => {
+      // Prepare
+      const server = authorizationServer();
+      server.failing = rejected();
+      const tokens = cache();
+      await tokens.get(request(server)).catch(() => {});
+
+      // Act
+      vi.advanceTimersByTime(4_999);
+      const during = await tokens.get(request(server)).catch((e: BrokerError) => e);
+      vi.advanceTimersByTime(1);
+      const after = await tokens.get(request(server)).catch((e: BrokerError) => e);
+
+      // Assess
+      expect(during).toMatchObject({ code: 'upstream_rejected' });
+      expect(after).toMatchObject({ code: 'upstream_rejected' });
+      expect(server.calls).toBe(2);
+    });
+
+    it('does not remember failures that are not the authorization server’s', async () => {
+      // Prepare
+      const server = authorizationServer();
+      server.failing = new BrokerError('internal_error', 'Secret shop/m2m has no AWSCURRENT version');
+      const tokens = cache();
+
+      // Act
+      await tokens.get(request(server)).catch(() => {});
+      await tokens.get(request(server)).catch(() => {});
+
+      // Assess
+      expect(server.calls).toBe(2);
+    });
+
+    it('throws when the refresh fails within the safety margin before expiry', async () => {
+      // Prepare
+      const server = authorizationServer();
+      const tokens = cache();
+      await tokens.get(request(server));
+      vi.advanceTimersByTime(HOUR_MS - 29_000);
+      server.failing = unavailable();
+
+      // Act
+      const outcome = tokens.get(request(server));
+
+      // Assess
+      await expect(outcome).rejects.toMatchObject({ code: 'upstream_unavailable' });
+    });
   });
 
-  it('fetches a new token once the refresh point has passed', async () => {
-    // Prepare
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now });
-    const source = tokenSource();
-    await cache.get('shop', source.fetch);
-    vi.advanceTimersByTime(0.75 * HOUR_MS);
+  describe('with a shared tier (a fleet)', () => {
+    it('asks the authorization server once for the whole fleet, per refresh', async () => {
+      // Prepare: 20 instances, each its own memory, one table.
+      const table = new FakeSharedStore();
+      const server = authorizationServer({ delayMs: 200 });
+      const fleet = Array.from({ length: 20 }, (_, i) => cache({ shared: table, instanceId: `i-${i}` }));
 
-    // Act
-    const result = await cache.get('shop', source.fetch);
+      // Act: every instance serves 10 requests at once, cold.
+      const first = Promise.all(fleet.flatMap((c) => Array.from({ length: 10 }, () => c.get(request(server)))));
+      await vi.advanceTimersByTimeAsync(5_000);
+      const firstResults = await first;
+      // ... then again past the refresh point.
+      vi.advanceTimersByTime(REFRESH_POINT_MS);
+      const second = Promise.all(fleet.flatMap((c) => Array.from({ length: 10 }, () => c.get(request(server)))));
+      await vi.advanceTimersByTimeAsync(5_000);
+      const secondResults = await second;
 
-    // Assess
-    expect(result).toMatchObject({ source: 'fetched', token: { accessToken: 'token-2' } });
-    expect(source.calls).toBe(2);
+      // Assess
+      expect(new Set(firstResults.map((r) => r.token.accessToken))).toEqual(new Set(['token-1']));
+      expect(server.calls).toBe(2);
+      expect(secondResults.every((r) => r.token.accessToken === 'token-1' || r.token.accessToken === 'token-2')).toBe(
+        true,
+      );
+      expect(secondResults.filter((r) => r.source === 'stale')).toEqual([]);
+    });
+
+    it("fills a new instance's memory from the shared tier, without a token request", async () => {
+      // Prepare
+      const table = new FakeSharedStore();
+      const server = authorizationServer();
+      await cache({ shared: table, instanceId: 'a' }).get(request(server));
+
+      // Act
+      const fresh = cache({ shared: table, instanceId: 'b' });
+      const fromTable = await fresh.get(request(server));
+      const fromMemory = await fresh.get(request(server));
+
+      // Assess
+      expect(fromTable).toMatchObject({ source: 'shared', token: { accessToken: 'token-1' } });
+      expect(fromMemory.source).toBe('memory');
+      expect(server.calls).toBe(1);
+    });
+
+    it('lets a caller with no token wait for the lease holder’s result instead of asking the server', async () => {
+      // Prepare
+      const table = new FakeSharedStore();
+      const server = authorizationServer({ delayMs: 1_000 });
+      const holder = cache({ shared: table, instanceId: 'holder' });
+      const waiter = cache({ shared: table, instanceId: 'waiter' });
+
+      // Act
+      const held = holder.get(request(server));
+      await vi.advanceTimersByTimeAsync(10);
+      const waited = waiter.get(request(server));
+      await vi.advanceTimersByTimeAsync(2_000);
+
+      // Assess
+      expect((await held).source).toBe('fetched');
+      expect(await waited).toMatchObject({ source: 'shared', token: { accessToken: 'token-1' } });
+      expect(server.calls).toBe(1);
+    });
+
+    it('takes the lease over when its holder died, once it expired', async () => {
+      // Prepare: a holder that never comes back (its fetch never settles).
+      const table = new FakeSharedStore(2_000);
+      const server = authorizationServer();
+      const dead = cache({ shared: table, instanceId: 'dead' });
+      void dead.get(request(server, { attemptMs: 1_000, waitMs: 2_000, fetch: () => new Promise(() => {}) }));
+      await vi.advanceTimersByTimeAsync(10);
+      const survivor = cache({ shared: table, instanceId: 'survivor' });
+
+      // Act
+      const result = survivor.get(request(server, { attemptMs: 1_000, waitMs: 15_000 }));
+      await vi.advanceTimersByTimeAsync(10_000);
+
+      // Assess: renewed for its 2 s deadline, then 1 s attempt + 1 s margin + 2 s skew, then one request.
+      expect(await result).toMatchObject({ source: 'fetched', token: { accessToken: 'token-1' } });
+      expect(server.calls).toBe(1);
+    });
+
+    it('answers 503 with Retry-After when too little invocation time is left to take over', async () => {
+      // Prepare
+      const table = new FakeSharedStore(0);
+      const server = authorizationServer();
+      void cache({ shared: table, instanceId: 'dead' }).get(
+        request(server, { attemptMs: 1_000, waitMs: 2_000, fetch: () => new Promise(() => {}) }),
+      );
+      await vi.advanceTimersByTimeAsync(10);
+
+      // Act
+      const outcome = cache({ shared: table, instanceId: 'late' })
+        .get(request(server, { remainingMs: () => 2_000 }))
+        .catch((e: BrokerError) => e);
+      await vi.advanceTimersByTimeAsync(10_000);
+
+      // Assess
+      expect(await outcome).toMatchObject({ code: 'upstream_unavailable', retryAfterSeconds: 1 });
+      expect(server.calls).toBe(0);
+    });
+
+    it('fences a holder whose lease was taken over: its late token never overwrites the newer one', async () => {
+      // Prepare: the old holder stalls past its lease; another instance takes over and commits.
+      const table = new FakeSharedStore(0);
+      const server = authorizationServer();
+      let releaseOld: (token: CachedToken) => void = () => {};
+      const old = cache({ shared: table, instanceId: 'old' });
+      const oldResult = old.get(
+        request(server, {
+          attemptMs: 1_000,
+          waitMs: 1_000,
+          fetch: () => new Promise((resolve) => (releaseOld = resolve)),
+        }),
+      );
+      await vi.advanceTimersByTimeAsync(5_000);
+      const taker = await cache({ shared: table, instanceId: 'taker' }).get(request(server, { attemptMs: 1_000 }));
+      const stale: CachedToken = { ...hourToken('old-holder-token'), expiresAt: now() + HOUR_MS - 60_000 };
+
+      // Act
+      releaseOld(stale);
+      const oldServed = await oldResult;
+      const inTable = await table.read('shop-read');
+
+      // Assess
+      expect(taker.token.accessToken).toBe('token-1');
+      expect(inTable?.token?.accessToken).toBe('token-1');
+      expect(oldServed).toMatchObject({ source: 'shared', token: { accessToken: 'token-1' } });
+    });
+
+    it('shares a failed refresh: another instance answers the recorded error at once, without asking', async () => {
+      // Prepare
+      const table = new FakeSharedStore();
+      const server = authorizationServer();
+      server.failing = unavailable(30);
+      await cache({ shared: table, instanceId: 'a' })
+        .get(request(server))
+        .catch(() => {});
+
+      // Act
+      const outcome = await cache({ shared: table, instanceId: 'b' })
+        .get(request(server))
+        .catch((e: BrokerError) => e);
+
+      // Assess
+      expect(outcome).toMatchObject({ code: 'upstream_unavailable', retryAfterSeconds: 30 });
+      expect(server.calls).toBe(1);
+    });
+
+    it('falls back to memory and the server when the shared tier fails, and reports it once per cool-down', async () => {
+      // Prepare
+      const table = new FakeSharedStore();
+      table.failing = Object.assign(new Error('connect ECONNREFUSED'), { name: 'TimeoutError' });
+      const server = authorizationServer();
+      const { events, telemetry } = recordingTelemetry();
+      const tokens = cache({ shared: table, telemetry });
+
+      // Act
+      const first = await tokens.get(request(server));
+      const second = await tokens.get(request(server, { key: 'other' }));
+
+      // Assess
+      expect([first.source, second.source]).toEqual(['fetched', 'fetched']);
+      expect(events).toEqual(['sharedTierFailed:read']);
+    });
+
+    it('keeps a token too large for the shared tier in memory, and says so', async () => {
+      // Prepare
+      const table = new FakeSharedStore();
+      table.maxTokenLength = 3;
+      const server = authorizationServer();
+      const { events, telemetry } = recordingTelemetry();
+      const tokens = cache({ shared: table, telemetry });
+
+      // Act
+      await tokens.get(request(server));
+      const again = await tokens.get(request(server));
+
+      // Assess
+      expect(again.source).toBe('memory');
+      expect(events).toEqual(['tokenTooLarge:shop']);
+      expect((await table.read('shop-read'))?.token).toBeUndefined();
+    });
+
+    it('records when a key was last served, at most once a minute per instance', async () => {
+      // Prepare
+      const table = new FakeSharedStore();
+      const server = authorizationServer();
+      const tokens = cache({ shared: table });
+
+      // Act
+      for (let i = 0; i < 10; i++) await tokens.get(request(server));
+      vi.advanceTimersByTime(60_000);
+      await tokens.get(request(server));
+
+      // Assess
+      expect(table.count('touch')).toBe(2);
+      expect(await tokens.recentlyServed(now() - 1_000, 10)).toMatchObject([
+        { key: 'shop-read', client: 'shop', scopes: ['read'] },
+      ]);
+    });
   });
 
-  it('keeps one token per key', async () => {
-    // Prepare
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now });
-    const source = tokenSource();
-    await cache.get('shop', source.fetch);
+  describe('Method: refreshIfDue (the warm-up)', () => {
+    it('refreshes a token that reaches its refresh point before the look-ahead ends, and leaves others', async () => {
+      // Prepare
+      const table = new FakeSharedStore();
+      const server = authorizationServer();
+      const tokens = cache({ shared: table });
+      await tokens.get(request(server));
+      vi.advanceTimersByTime(REFRESH_POINT_MS - 600_000);
 
-    // Act
-    const other = await cache.get('billing', source.fetch);
-    const first = await cache.get('shop', source.fetch);
+      // Act
+      const notDue = await tokens.refreshIfDue(request(server), now() + 300_000);
+      const due = await tokens.refreshIfDue(request(server), now() + 900_000);
+      const served = await tokens.get(request(server));
 
-    // Assess
-    expect(other.token.accessToken).toBe('token-2');
-    expect(first).toMatchObject({ source: 'cache', token: { accessToken: 'token-1' } });
-  });
+      // Assess
+      expect(notDue.outcome).toBe('fresh');
+      expect(due.outcome).toBe('refreshed');
+      expect(served).toMatchObject({ source: 'memory', token: { accessToken: 'token-2' } });
+    });
 
-  it('shares one fetch among concurrent requests for the same key', async () => {
-    // Prepare
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now });
-    const source = tokenSource();
+    it('lists the keys served in this instance when there is no shared tier', async () => {
+      // Prepare
+      const server = authorizationServer();
+      const tokens = cache();
+      await tokens.get(request(server));
+      vi.advanceTimersByTime(120_000);
+      await tokens.get(request(server, { key: 'billing', descriptor: { client: 'billing', scopes: [] } }));
 
-    // Act
-    const results = await Promise.all([1, 2, 3, 4, 5].map(() => cache.get('shop', source.fetch)));
+      // Act
+      const recent = await tokens.recentlyServed(now() - 60_000, 10);
 
-    // Assess
-    expect(source.calls).toBe(1);
-    expect(new Set(results.map((r) => r.token.accessToken))).toEqual(new Set(['token-1']));
-  });
-
-  it('shares one failure among concurrent requests, and does not cache it', async () => {
-    // Prepare
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now });
-    const source = tokenSource();
-    source.failing = new Error('authorization server down');
-
-    // Act
-    const outcomes = await Promise.allSettled([cache.get('shop', source.fetch), cache.get('shop', source.fetch)]);
-    source.failing = undefined;
-    const next = await cache.get('shop', source.fetch);
-
-    // Assess
-    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
-    expect(next).toMatchObject({ source: 'fetched', token: { accessToken: 'token-2' } });
-    expect(source.calls).toBe(2);
-  });
-
-  it('serves the current token as stale when a refresh fails while it is still valid', async () => {
-    // Prepare
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now });
-    const source = tokenSource();
-    await cache.get('shop', source.fetch);
-    vi.advanceTimersByTime(0.9 * HOUR_MS);
-    const failure = new Error('authorization server down');
-    source.failing = failure;
-
-    // Act
-    const result = await cache.get('shop', source.fetch);
-
-    // Assess
-    expect(result).toMatchObject({ source: 'stale', token: { accessToken: 'token-1' } });
-    expect(result.refreshError).toBe(failure);
-  });
-
-  it('serves the stale token at once, without a new attempt, during the cool-down after a failed refresh', async () => {
-    // Prepare
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now, refreshCooldownMs: 10_000 });
-    const source = tokenSource();
-    await cache.get('shop', source.fetch);
-    vi.advanceTimersByTime(0.9 * HOUR_MS);
-    const failure = new Error('authorization server down');
-    source.failing = failure;
-    await cache.get('shop', source.fetch);
-    vi.advanceTimersByTime(9_000);
-
-    // Act
-    const result = await cache.get('shop', source.fetch);
-
-    // Assess
-    expect(result).toMatchObject({ source: 'stale', token: { accessToken: 'token-1' }, refreshError: failure });
-    expect(source.calls).toBe(2);
-  });
-
-  it('tries to refresh again on the first request after the cool-down', async () => {
-    // Prepare
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now, refreshCooldownMs: 10_000 });
-    const source = tokenSource();
-    await cache.get('shop', source.fetch);
-    vi.advanceTimersByTime(0.9 * HOUR_MS);
-    source.failing = new Error('authorization server down');
-    await cache.get('shop', source.fetch);
-    source.failing = undefined;
-    vi.advanceTimersByTime(10_000);
-
-    // Act
-    const result = await cache.get('shop', source.fetch);
-
-    // Assess
-    expect(result).toMatchObject({ source: 'fetched', token: { accessToken: 'token-3' } });
-  });
-
-  it('tries to refresh during the cool-down once the current token is no longer usable', async () => {
-    // Prepare: a refresh fails 3 s before the safety margin; the cool-down outlasts the token.
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now, refreshCooldownMs: 60_000 });
-    const source = tokenSource();
-    await cache.get('shop', source.fetch);
-    vi.advanceTimersByTime(HOUR_MS - 30_000 - 3_000);
-    source.failing = new Error('authorization server down');
-    await cache.get('shop', source.fetch);
-    source.failing = undefined;
-    vi.advanceTimersByTime(5_000);
-
-    // Act
-    const result = await cache.get('shop', source.fetch);
-
-    // Assess
-    expect(result).toMatchObject({ source: 'fetched', token: { accessToken: 'token-3' } });
-  });
-
-  it('throws when a refresh fails within the safety margin before expiry', async () => {
-    // Prepare
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now });
-    const source = tokenSource();
-    await cache.get('shop', source.fetch);
-    vi.advanceTimersByTime(HOUR_MS - 30_000);
-    source.failing = new Error('authorization server down');
-
-    // Act
-    const outcome = cache.get('shop', source.fetch);
-
-    // Assess
-    await expect(outcome).rejects.toThrow('authorization server down');
-  });
-
-  it('throws when a refresh fails after the token expired', async () => {
-    // Prepare
-    const cache = new TokenCache({ stores: [new MemoryTokenStore(now)], now });
-    const source = tokenSource();
-    await cache.get('shop', source.fetch);
-    vi.advanceTimersByTime(HOUR_MS + 1);
-    source.failing = new Error('authorization server down');
-
-    // Act
-    const outcome = cache.get('shop', source.fetch);
-
-    // Assess
-    await expect(outcome).rejects.toThrow('authorization server down');
-  });
-
-  it('serves a token found only in a farther tier and copies it into the nearer one', async () => {
-    // Prepare
-    const near = new MemoryTokenStore(now);
-    const far = new MemoryTokenStore(now);
-    await far.set('shop', hourToken('shared-token'));
-    const cache = new TokenCache({ stores: [near, far], now });
-    const source = tokenSource();
-
-    // Act
-    const result = await cache.get('shop', source.fetch);
-
-    // Assess
-    expect(result).toMatchObject({ source: 'cache', token: { accessToken: 'shared-token' } });
-    expect(source.calls).toBe(0);
-    expect((await near.get('shop'))?.accessToken).toBe('shared-token');
-  });
-
-  it('prefers a fresher token of a farther tier over a nearer one past its refresh point', async () => {
-    // Prepare
-    const near = new MemoryTokenStore(now);
-    const far = new MemoryTokenStore(now);
-    await near.set('shop', hourToken('old-token'));
-    vi.advanceTimersByTime(0.8 * HOUR_MS);
-    await far.set('shop', hourToken('new-token'));
-    const cache = new TokenCache({ stores: [near, far], now });
-    const source = tokenSource();
-
-    // Act
-    const result = await cache.get('shop', source.fetch);
-
-    // Assess
-    expect(result).toMatchObject({ source: 'cache', token: { accessToken: 'new-token' } });
-    expect(source.calls).toBe(0);
-    expect((await near.get('shop'))?.accessToken).toBe('new-token');
-  });
-
-  it('stores a fetched token in every tier', async () => {
-    // Prepare
-    const near = new MemoryTokenStore(now);
-    const far = new MemoryTokenStore(now);
-    const cache = new TokenCache({ stores: [near, far], now });
-
-    // Act
-    await cache.get('shop', tokenSource().fetch);
-
-    // Assess
-    expect((await near.get('shop'))?.accessToken).toBe('token-1');
-    expect((await far.get('shop'))?.accessToken).toBe('token-1');
-  });
-
-  it('does not read a farther tier while the nearer one has a fresh token', async () => {
-    // Prepare
-    const near = new MemoryTokenStore(now);
-    const reads: string[] = [];
-    const far: TokenStore = {
-      get: async (key) => {
-        reads.push(key);
-        return undefined;
-      },
-      set: async () => {},
-    };
-    const cache = new TokenCache({ stores: [near, far], now });
-    await near.set('shop', hourToken('near-token'));
-
-    // Act
-    const result = await cache.get('shop', tokenSource().fetch);
-
-    // Assess
-    expect(result.token.accessToken).toBe('near-token');
-    expect(reads).toEqual([]);
-  });
-});
-
-describe('Class: MemoryTokenStore', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ now: new Date('2025-01-01T00:00:00Z') });
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
-  it('returns a stored token until it expires, then nothing', async () => {
-    // Prepare
-    const store = new MemoryTokenStore(now);
-    await store.set('shop', hourToken('token-1'));
-
-    // Act
-    vi.advanceTimersByTime(HOUR_MS - 1);
-    const before = await store.get('shop');
-    vi.advanceTimersByTime(1);
-    const after = await store.get('shop');
-
-    // Assess
-    expect(before?.accessToken).toBe('token-1');
-    expect(after).toBeUndefined();
-  });
-});
-
-describe('Function: safetyMarginMs', () => {
-  it.each([
-    [HOUR_MS, 30_000],
-    [60_000, 6_000],
-  ])('is min(30 s, 10%% of the lifetime) for a lifetime of %i ms', (lifetime, margin) => {
-    // Prepare
-    const token: CachedToken = {
-      accessToken: 't',
-      tokenType: 'Bearer',
-      scope: '',
-      obtainedAt: 0,
-      refreshAt: lifetime * 0.75,
-      expiresAt: lifetime,
-    };
-
-    // Act & Assess
-    expect(safetyMarginMs(token)).toBe(margin);
+      // Assess
+      expect(recent.map((k) => k.client)).toEqual(['billing']);
+    });
   });
 });

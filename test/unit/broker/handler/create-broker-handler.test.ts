@@ -156,7 +156,7 @@ describe('Function: createBrokerHandler', () => {
         .map((line) => JSON.parse(line) as Record<string, unknown>)
         .filter((l) => l.message === 'Token served');
       expect(served).toHaveLength(2);
-      expect(served.map((l) => l.source)).toEqual(['fetched', 'cache']);
+      expect(served.map((l) => l.source)).toEqual(['fetched', 'memory']);
       expect(served[0]).toMatchObject({ client: 'shop', scope: 'read', function_request_id: context.awsRequestId });
       expectNothingSecretLogged();
     });
@@ -360,7 +360,8 @@ describe('Function: createBrokerHandler', () => {
         refreshed: 1,
         fresh: 0,
         failed: 0,
-        clients: [{ client: 'shop', status: 'refreshed', expiresAt: NOW.getTime() / 1000 + 3600 }],
+        deferred: 0,
+        keys: [{ client: 'shop', scope: 'read write', status: 'refreshed', expiresAt: NOW.getTime() / 1000 + 3600 }],
       });
       expect(requests).toHaveLength(1);
       expectNothingSecretLogged();
@@ -391,8 +392,38 @@ describe('Function: createBrokerHandler', () => {
         refreshed: 0,
         fresh: 0,
         failed: 1,
-        clients: [{ client: 'shop', status: 'failed', error: 'upstream_unavailable' }],
+        deferred: 0,
+        keys: [{ client: 'shop', scope: 'read write', status: 'failed', error: 'upstream_unavailable' }],
       });
+    });
+
+    it.each([-1, 1.5, 3_601, '60'])('refuses lookAheadSeconds %j with invalid_request, naming the field', async (n) => {
+      // Prepare
+      const { invoke, requests } = setUp();
+
+      // Act
+      const result = await invoke({ warmup: true, lookAheadSeconds: n });
+
+      // Assess
+      expect(result).toMatchObject({ statusCode: 400, error: 'invalid_request' });
+      expect((result as { error_description: string }).error_description).toContain('lookAheadSeconds');
+      expect(requests).toHaveLength(0);
+    });
+
+    it('refreshes a token that reaches its refresh point within the requested look-ahead', async () => {
+      // Prepare: a one-hour token refreshed after 45 minutes.
+      const { invoke, requests } = setUp();
+      await invoke({ warmup: true });
+      vi.setSystemTime(NOW.getTime() + 40 * 60_000);
+
+      // Act
+      const notYet = await invoke({ warmup: true, lookAheadSeconds: 60 });
+      const ahead = await invoke({ warmup: true, lookAheadSeconds: 600 });
+
+      // Assess
+      expect(notYet).toMatchObject({ refreshed: 0, fresh: 1 });
+      expect(ahead).toMatchObject({ refreshed: 1, fresh: 0 });
+      expect(requests).toHaveLength(2);
     });
   });
 });

@@ -3,7 +3,10 @@ import type { BrokerTelemetry } from '../../../../lambda/broker/core/token-broke
 
 export type TelemetryEvent =
   | { readonly event: 'tokenFetched'; readonly client: string; readonly credentials: 'current' | 'rotated' }
-  | { readonly event: 'upstreamFailed' | 'servedStale'; readonly client: string; readonly code: string };
+  | { readonly event: 'upstreamFailed' | 'servedStale'; readonly client: string; readonly code: string }
+  | { readonly event: 'sharedTierFailed'; readonly operation: string }
+  | { readonly event: 'tokenTooLarge'; readonly client: string }
+  | { readonly event: 'refreshWindowTooShort'; readonly client: string; readonly refreshWindowSeconds: number };
 
 /** Telemetry that remembers what the broker reported, for assertions. */
 export function recordingTelemetry(): BrokerTelemetry & { readonly events: TelemetryEvent[] } {
@@ -13,5 +16,9 @@ export function recordingTelemetry(): BrokerTelemetry & { readonly events: Telem
     tokenFetched: (client, credentials) => events.push({ event: 'tokenFetched', client, credentials }),
     upstreamFailed: (client, error: BrokerError) => events.push({ event: 'upstreamFailed', client, code: error.code }),
     servedStale: (client, error: BrokerError) => events.push({ event: 'servedStale', client, code: error.code }),
+    sharedTierFailed: (operation) => events.push({ event: 'sharedTierFailed', operation }),
+    tokenTooLarge: (client) => events.push({ event: 'tokenTooLarge', client }),
+    refreshWindowTooShort: (client, refreshWindowSeconds) =>
+      events.push({ event: 'refreshWindowTooShort', client, refreshWindowSeconds }),
   };
 }
