@@ -140,8 +140,9 @@ export interface SharedCacheOptions {
   readonly table?: dynamodb.ITable;
 
   /**
-   * An existing KMS key that encrypts the cached tokens. Its key policy must let this account's
-   * IAM policies grant its use (the default key policy does).
+   * An existing KMS key that encrypts the cached tokens: a key, not an alias (the grant names the
+   * key's ARN). Its key policy must let this account's IAM policies grant its use (the default key
+   * policy does).
    * @default - a new customer managed key with automatic rotation, deleted with the stack
    */
   readonly key?: kms.IKey;

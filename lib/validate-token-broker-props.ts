@@ -81,7 +81,13 @@ export function validateTokenBrokerProps(props: TokenBrokerProps, maxDeadlineMs:
 function sharedCacheOptions(prop: boolean | SharedCacheOptions): SharedCacheOptions | undefined {
   if (prop === false) return undefined;
   if (prop === true) return {};
-  const { namespace } = prop;
+  const { namespace, key } = prop;
+  if (key && 'aliasName' in key) {
+    throw new Error(
+      'sharedCache.key is an alias: pass the key itself (e.g. kms.Key.fromKeyArn), since IAM grants name ' +
+        "the key's ARN and a grant on an alias ARN does not cover the key",
+    );
+  }
   if (namespace !== undefined && !Token.isUnresolved(namespace) && !CACHE_NAMESPACE_SYNTAX.test(namespace)) {
     throw new Error(
       `sharedCache.namespace "${namespace}" must be 1 to ${CACHE_NAMESPACE_MAX_LENGTH} letters, digits, '.', '_' or '-'`,

@@ -1,5 +1,6 @@
 import { CfnParameter, Duration, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
 import type { BrokerClientInput } from '../../lib/broker-config-input.ts';
@@ -80,6 +81,11 @@ describe('Construct: TokenBroker props validation', () => {
       'a cache namespace with a slash',
       () => ({ sharedCache: { namespace: 'orders/prod' } }),
       `sharedCache.namespace "orders/prod" must be 1 to 64 letters, digits, '.', '_' or '-'`,
+    ],
+    [
+      'a cache key given as an alias',
+      (stack) => ({ sharedCache: { key: kms.Alias.fromAliasName(stack, 'Alias', 'alias/token-cache') } }),
+      'sharedCache.key is an alias: pass the key itself',
     ],
     [
       'a cache namespace too long for its uses',
