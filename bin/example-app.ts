@@ -16,6 +16,7 @@ export const DEFAULT_CONFIG_FILE = `${PROJECT_ROOT}bin/example-clients.json`;
  * - `consumer`: `false` to leave out the example consumer
  * - `apiGatewayCloudWatchRole`: `false` when the account already has API Gateway's logging role
  * - `reservedConcurrency`: the broker's reserved concurrency (default: none)
+ * - `sharedCache`: `false` for each instance's memory cache only, without the fleet cache's table and key
  * - `stackName` (default `TokenBroker`), `account` and `region` (default: environment-agnostic)
  */
 export function buildExampleApp(app: App): TokenBrokerStack {
@@ -33,6 +34,7 @@ export function buildExampleApp(app: App): TokenBrokerStack {
     exampleConsumer: booleanContext('consumer', context('consumer')),
     apiGatewayCloudWatchRole: booleanContext('apiGatewayCloudWatchRole', context('apiGatewayCloudWatchRole')),
     reservedConcurrency: numberContext('reservedConcurrency', context('reservedConcurrency')),
+    sharedCache: booleanContext('sharedCache', context('sharedCache')),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;

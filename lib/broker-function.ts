@@ -30,7 +30,8 @@ export class BrokerFunction extends Construct {
     // An explicit role instead of AWSLambdaBasicExecutionRole, whose log actions apply to every log group.
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Token broker function: writes its own logs, reads the configured client secrets',
+      description:
+        'Token broker function: writes its own logs, reads the configured client secrets, uses its token cache',
     });
     this.logGroup.grantWrite(role);
 

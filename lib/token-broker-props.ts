@@ -1,5 +1,7 @@
 import type { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { BrokerConfigInput } from './broker-config-input.ts';
@@ -99,20 +101,57 @@ export interface TokenBrokerProps {
   readonly apiGatewayCloudWatchRole?: boolean;
 
   /**
-   * Invoke the function on a schedule with `{ "warmup": true }`.
+   * Invoke the function on a schedule with `{ "warmup": true, "lookAheadSeconds": N }`, where N is
+   * `warmUpInterval` plus 60 s: each warm-up refreshes the tokens that would come due before the next.
    * @default true
    */
   readonly warmUp?: boolean;
 
   /**
-   * Interval of the warm-up schedule, in whole minutes.
+   * Interval of the warm-up schedule, in whole minutes, at most 59: its look-ahead (interval plus
+   * 60 s) must stay within the broker's bound of 3600 s.
    * @default Duration.minutes(5)
    */
   readonly warmUpInterval?: Duration;
+
+  /**
+   * The fleet token cache that all instances of the function share: `true` for a new DynamoDB
+   * table and KMS key, an object to pass an existing table, key or namespace (whatever it leaves
+   * out is created or derived as with `true`), `false` for each instance's memory cache only.
+   * @default true
+   */
+  readonly sharedCache?: boolean | SharedCacheOptions;
 
   /**
    * Topic notified when an alarm fires and when it recovers.
    * @default - alarms without actions
    */
   readonly alarmTopic?: sns.ITopic;
+}
+
+/** The fleet token cache's table, key and namespace; what is left out is created or derived. */
+export interface SharedCacheOptions {
+  /**
+   * An existing table with partition key `pk` (string) and TTL attribute `ttl` (epoch seconds),
+   * e.g. one shared by several brokers, each under its own namespace. If it is encrypted with a
+   * customer managed key, grant the broker's role that key's use yourself.
+   * @default - a new table: on-demand, TTL on, AWS managed encryption, deleted with the stack
+   */
+  readonly table?: dynamodb.ITable;
+
+  /**
+   * An existing KMS key that encrypts the cached tokens: a key, not an alias (the grant names the
+   * key's ARN). Its key policy must let this account's IAM policies grant its use (the default key
+   * policy does).
+   * @default - a new customer managed key with automatic rotation, deleted with the stack
+   */
+  readonly key?: kms.IKey;
+
+  /**
+   * Scopes this broker's items and its use of the key: letters, digits, `.`, `_`, `-`, at most 64.
+   * Brokers sharing a table or key must have different namespaces.
+   * @default - the stack name and the construct path, readable and hashed: stable across deploys and
+   * distinct per broker
+   */
+  readonly namespace?: string;
 }

@@ -24,6 +24,12 @@ export interface TokenBrokerStackProps extends StackProps {
   readonly apiGatewayCloudWatchRole?: boolean;
   /** See `TokenBrokerProps.reservedConcurrency`. @default no reservation */
   readonly reservedConcurrency?: number;
+  /**
+   * The fleet token cache (a new DynamoDB table and KMS key); `false` for memory only. See
+   * `TokenBrokerProps.sharedCache`.
+   * @default true
+   */
+  readonly sharedCache?: boolean;
 }
 
 /** The stack a platform team deploys as is: the broker, its network and an example consumer. */
@@ -43,6 +49,7 @@ export class TokenBrokerStack extends Stack {
       config: props.config,
       apiGatewayCloudWatchRole: props.apiGatewayCloudWatchRole ?? true,
       reservedConcurrency: props.reservedConcurrency,
+      sharedCache: props.sharedCache ?? true,
     };
     if (props.vpcEndpointId !== undefined) {
       const endpoint = ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(this, 'ExecuteApiEndpoint', {

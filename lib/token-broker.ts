@@ -11,13 +11,15 @@ import { BrokerFunction } from './broker-function.ts';
 import { ClientSecrets, secretIdOf } from './client-secrets.ts';
 import { PrivateTokenApi } from './private-token-api.ts';
 import { checkProps } from './props-error.ts';
+import { defaultCacheNamespace, SharedTokenCache } from './shared-token-cache.ts';
 import type { TokenBrokerProps } from './token-broker-props.ts';
 import { validateTokenBrokerProps } from './validate-token-broker-props.ts';
 import { WarmUpSchedule } from './warm-up-schedule.ts';
 
 /**
  * The OAuth 2.0 client-credentials token broker: a Lambda function behind a private, IAM
- * authorized REST API, the client secrets it reads, a warm-up schedule and alarms.
+ * authorized REST API, the client secrets it reads, the fleet token cache its instances share
+ * (a DynamoDB table and a KMS key), a warm-up schedule and alarms.
  *
  * Callers get a token with `GET {brokerUrl}clients/{name}/token`, signed with SigV4, from inside
  * a VPC whose `execute-api` endpoint is allowed. Give a caller access with `grantTokenAccess`.
@@ -27,6 +29,8 @@ export class TokenBroker extends Construct {
   readonly brokerUrl: string;
   readonly function: lambda.Function;
   readonly api: PrivateTokenApi;
+  /** The fleet token cache; `undefined` with `sharedCache: false`. */
+  readonly sharedCache?: SharedTokenCache;
   /** The `execute-api` endpoint the construct created in `vpc`, if it created one. */
   readonly vpcEndpoint?: ec2.InterfaceVpcEndpoint;
   readonly alarms: readonly cloudwatch.Alarm[];
@@ -53,6 +57,13 @@ export class TokenBroker extends Construct {
     });
     this.function = broker.function;
     secrets.grantRead(this.function);
+    if (settings.sharedCache) {
+      this.sharedCache = new SharedTokenCache(this, 'SharedCache', {
+        ...settings.sharedCache,
+        namespace: settings.sharedCache.namespace ?? defaultCacheNamespace(this),
+      });
+      this.sharedCache.configureBroker(this.function);
+    }
 
     this.vpcEndpoint = props.vpc
       ? new ec2.InterfaceVpcEndpoint(this, 'ExecuteApiEndpoint', {

@@ -1,6 +1,9 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type { TokenBrokerProps } from './token-broker-props.ts';
+import { ENV } from '../lambda/shared/contract.ts';
+import { CACHE_NAMESPACE_MAX_LENGTH, CACHE_NAMESPACE_SYNTAX } from './shared-token-cache.ts';
+import type { SharedCacheOptions, TokenBrokerProps } from './token-broker-props.ts';
+import { warmUpLookAheadSeconds } from './warm-up-schedule.ts';
 
 /** The props with their defaults applied, after validation. */
 export interface TokenBrokerSettings {
@@ -13,6 +16,8 @@ export interface TokenBrokerSettings {
   readonly throttlingBurstLimit: number;
   /** `undefined` when the warm-up schedule is off. */
   readonly warmUpInterval?: Duration;
+  /** `undefined` when the fleet cache is off (memory only). */
+  readonly sharedCache?: SharedCacheOptions;
 }
 
 /** API Gateway's integration timeout; the function must give up before it. */
@@ -22,6 +27,11 @@ const ENVIRONMENT_LIMIT_BYTES = 4096;
 /** Room for the other variables and for secret ARNs, which are still tokens at this point. */
 const ENVIRONMENT_RESERVE_BYTES = 300;
 const ARN_ALLOWANCE_BYTES = 120;
+/** The fleet cache's variables: a table name and a key ARN (tokens at this point) and the namespace. */
+const SHARED_CACHE_ENVIRONMENT_BYTES =
+  [ENV.tokenCacheTable, ENV.tokenCacheKeyId, ENV.tokenCacheNamespace].join('').length +
+  2 * ARN_ALLOWANCE_BYTES +
+  CACHE_NAMESPACE_MAX_LENGTH;
 const STAGE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 const VPC_ENDPOINT_ID = /^vpce-[0-9a-f]{8,17}$/;
 
@@ -31,7 +41,8 @@ const VPC_ENDPOINT_ID = /^vpce-[0-9a-f]{8,17}$/;
  */
 export function validateTokenBrokerProps(props: TokenBrokerProps, maxDeadlineMs: number): TokenBrokerSettings {
   validateNetwork(props);
-  validateConfigSize(props);
+  const sharedCache = sharedCacheOptions(props.sharedCache ?? true);
+  validateConfigSize(props, sharedCache !== undefined);
   const timeout = props.timeout ?? defaultTimeout(maxDeadlineMs);
   validateTimeout(timeout, maxDeadlineMs, props.timeout === undefined);
   const warmUp = props.warmUp ?? true;
@@ -46,6 +57,7 @@ export function validateTokenBrokerProps(props: TokenBrokerProps, maxDeadlineMs:
         `warmUpInterval must be a whole number of minutes, at least 1 (got ${warmUpInterval.toHumanString()})`,
       );
     }
+    warmUpLookAheadSeconds(warmUpInterval);
   }
   const stageName = props.stageName ?? 'v1';
   if (!Token.isUnresolved(stageName) && !STAGE_NAME.test(stageName)) {
@@ -62,7 +74,26 @@ export function validateTokenBrokerProps(props: TokenBrokerProps, maxDeadlineMs:
     throttlingRateLimit: numberIn(props.throttlingRateLimit ?? 50, 'throttlingRateLimit', 1, 10_000),
     throttlingBurstLimit: integerIn(props.throttlingBurstLimit ?? 100, 'throttlingBurstLimit', 1, 5_000),
     ...(warmUpInterval ? { warmUpInterval } : {}),
+    ...(sharedCache ? { sharedCache } : {}),
   };
+}
+
+function sharedCacheOptions(prop: boolean | SharedCacheOptions): SharedCacheOptions | undefined {
+  if (prop === false) return undefined;
+  if (prop === true) return {};
+  const { namespace, key } = prop;
+  if (key && 'aliasName' in key) {
+    throw new Error(
+      'sharedCache.key is an alias: pass the key itself (e.g. kms.Key.fromKeyArn), since IAM grants name ' +
+        "the key's ARN and a grant on an alias ARN does not cover the key",
+    );
+  }
+  if (namespace !== undefined && !Token.isUnresolved(namespace) && !CACHE_NAMESPACE_SYNTAX.test(namespace)) {
+    throw new Error(
+      `sharedCache.namespace "${namespace}" must be 1 to ${CACHE_NAMESPACE_MAX_LENGTH} letters, digits, '.', '_' or '-'`,
+    );
+  }
+  return prop;
 }
 
 function validateNetwork(props: TokenBrokerProps): void {
@@ -82,13 +113,14 @@ function validateNetwork(props: TokenBrokerProps): void {
 }
 
 /** The configuration travels in an environment variable; fail at synth, not at deploy. */
-function validateConfigSize(props: TokenBrokerProps): void {
+function validateConfigSize(props: TokenBrokerProps, sharedCache: boolean): void {
   const clients = props.config.clients.map((client) => ({
     ...client,
     clientSecret: { secretId: 'x'.repeat(ARN_ALLOWANCE_BYTES), field: client.clientSecret?.field },
   }));
   const bytes = Buffer.byteLength(JSON.stringify({ ...props.config, clients }));
-  if (bytes > ENVIRONMENT_LIMIT_BYTES - ENVIRONMENT_RESERVE_BYTES) {
+  const reserve = ENVIRONMENT_RESERVE_BYTES + (sharedCache ? SHARED_CACHE_ENVIRONMENT_BYTES : 0);
+  if (bytes > ENVIRONMENT_LIMIT_BYTES - reserve) {
     throw new Error(
       `config is about ${bytes} bytes as JSON; it must fit in Lambda's ${ENVIRONMENT_LIMIT_BYTES}-byte environment ` +
         'with the other variables: drop optional fields or split the clients over two brokers',

@@ -5,15 +5,42 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { warmUpEvent } from '../lambda/shared/contract.ts';
+import { WARM_UP_LOOK_AHEAD, warmUpEvent } from '../lambda/shared/contract.ts';
+
+/**
+ * How far past the next warm-up a warm-up looks: a scheduled event may arrive late, and a token
+ * refreshed a little early is better than one a caller waits for.
+ */
+export const WARM_UP_LOOK_AHEAD_MARGIN = Duration.seconds(60);
+
+/**
+ * The look-ahead of a warm-up every `interval`: the interval plus {@link WARM_UP_LOOK_AHEAD_MARGIN},
+ * or `undefined` (the broker's default) for an interval that is still a token.
+ * @throws when it exceeds the broker's bound, naming `warmUpInterval`
+ */
+export function warmUpLookAheadSeconds(interval: Duration): number | undefined {
+  if (interval.isUnresolved()) return undefined;
+  const seconds = interval.toSeconds() + WARM_UP_LOOK_AHEAD_MARGIN.toSeconds();
+  if (seconds > WARM_UP_LOOK_AHEAD.maxSeconds) {
+    const maxMinutes = Math.floor((WARM_UP_LOOK_AHEAD.maxSeconds - WARM_UP_LOOK_AHEAD_MARGIN.toSeconds()) / 60);
+    throw new Error(
+      `warmUpInterval must be at most ${maxMinutes} minutes (got ${interval.toHumanString()}): a warm-up looks ` +
+        `ahead one interval plus ${WARM_UP_LOOK_AHEAD_MARGIN.toSeconds()} s, and the broker accepts at most ` +
+        `${WARM_UP_LOOK_AHEAD.maxSeconds} s`,
+    );
+  }
+  return seconds;
+}
 
 export interface WarmUpScheduleProps {
   readonly handler: lambda.IFunction;
+  /** At most 59 minutes; see {@link warmUpLookAheadSeconds}. */
   readonly interval: Duration;
 }
 
 /**
- * Invokes the broker on a schedule so a container stays warm and keeps its token cache. A missed
+ * Invokes the broker on a schedule so a container stays warm and refreshes, ahead of time, the
+ * tokens that come due before the next warm-up (`lookAheadSeconds`). A missed
  * warm-up is worth little after the next one is due, so retries stop early; events that still
  * fail land in a dead-letter queue and count in `FailedInvocations`, which an alarm watches.
  */
@@ -23,6 +50,7 @@ export class WarmUpSchedule extends Construct {
 
   constructor(scope: Construct, id: string, props: WarmUpScheduleProps) {
     super(scope, id);
+    const lookAheadSeconds = warmUpLookAheadSeconds(props.interval);
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -38,7 +66,7 @@ export class WarmUpSchedule extends Construct {
     });
     this.rule.addTarget(
       new targets.LambdaFunction(props.handler, {
-        event: events.RuleTargetInput.fromObject(warmUpEvent()),
+        event: events.RuleTargetInput.fromObject(warmUpEvent(lookAheadSeconds)),
         retryAttempts: 2,
         maxEventAge: Duration.minutes(Math.min(5, props.interval.toMinutes())),
         deadLetterQueue: this.deadLetterQueue,

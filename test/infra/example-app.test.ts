@@ -114,6 +114,22 @@ describe('App: example (new VPC, example consumer)', () => {
     template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', { IpProtocol: 'tcp', FromPort: 443, ToPort: 443 });
   });
 
+  it('creates the fleet token cache and points the broker at it', () => {
+    const { template } = synthesized;
+
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          [ENV.tokenCacheTable]: Match.anyValue(),
+          [ENV.tokenCacheKeyId]: Match.anyValue(),
+          [ENV.tokenCacheNamespace]: Match.anyValue(),
+        }),
+      },
+    });
+  });
+
   it("creates API Gateway's logging role, which access logs need", () => {
     synthesized.template.resourceCountIs('AWS::ApiGateway::Account', 1);
   });
@@ -140,6 +156,27 @@ describe('App: example (context variants)', () => {
 
     template.resourceCountIs('AWS::Lambda::Function', 1);
     template.resourceCountIs('AWS::EC2::VPC', 1);
+  });
+
+  it('leaves the fleet cache out with sharedCache=false, and still passes cdk-nag', () => {
+    const { template, findings } = synthExampleApp({ sharedCache: 'false' });
+
+    expect(findings).toEqual([]);
+    template.resourceCountIs('AWS::DynamoDB::Table', 0);
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    const brokers = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: { [ENV.brokerConfig]: Match.anyValue() } } },
+      }),
+    );
+    expect(brokers).toHaveLength(1);
+    expect(brokers[0]?.Properties.Environment.Variables).not.toHaveProperty(ENV.tokenCacheTable);
+  });
+
+  it('refuses a sharedCache context value that is not a boolean', () => {
+    expect(() => synthExampleApp({ sharedCache: 'off' })).toThrow(
+      'Context sharedCache must be true or false (got "off")',
+    );
   });
 
   it('reads the clients from the file named by context config', () => {

@@ -1,5 +1,6 @@
 import { CfnParameter, Duration, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
 import type { BrokerClientInput } from '../../lib/broker-config-input.ts';
@@ -72,6 +73,26 @@ describe('Construct: TokenBroker props validation', () => {
       'warmUpInterval must be a whole number of minutes',
     ],
     [
+      'a warm-up interval whose look-ahead exceeds the broker bound',
+      () => ({ warmUpInterval: Duration.hours(1) }),
+      'warmUpInterval must be at most 59 minutes (got 1 hour): a warm-up looks ahead one interval plus 60 s',
+    ],
+    [
+      'a cache namespace with a slash',
+      () => ({ sharedCache: { namespace: 'orders/prod' } }),
+      `sharedCache.namespace "orders/prod" must be 1 to 64 letters, digits, '.', '_' or '-'`,
+    ],
+    [
+      'a cache key given as an alias',
+      (stack) => ({ sharedCache: { key: kms.Alias.fromAliasName(stack, 'Alias', 'alias/token-cache') } }),
+      'sharedCache.key is an alias: pass the key itself',
+    ],
+    [
+      'a cache namespace too long for its uses',
+      () => ({ sharedCache: { namespace: 'n'.repeat(65) } }),
+      'sharedCache.namespace "nnn',
+    ],
+    [
       'an interval with warm-up off',
       () => ({ warmUp: false, warmUpInterval: Duration.minutes(5) }),
       'warmUpInterval is set but warmUp is false',
@@ -89,6 +110,17 @@ describe('Construct: TokenBroker props validation', () => {
     expect(() => build(props)).toThrow(message);
   });
 
+  it("makes room in the environment for the fleet cache's variables, and only when the cache is on", () => {
+    const config = { clients: [{ ...shop, scopes: Array.from({ length: 290 }, (_, i) => `scope-${i}`) }] };
+
+    expect(() => build(() => ({ config }))).toThrow(/config is about \d+ bytes as JSON/);
+    expect(() => build(() => ({ config, sharedCache: false }))).not.toThrow();
+  });
+
+  it('accepts the longest warm-up interval whose look-ahead fits the bound', () => {
+    expect(() => build(() => ({ warmUpInterval: Duration.minutes(59) }))).not.toThrow();
+  });
+
   it('skips values that are still tokens', () => {
     expect(() =>
       build((stack) => ({
@@ -102,6 +134,7 @@ describe('Construct: TokenBroker props validation', () => {
           ],
         },
         memorySize: Token.asNumber(new CfnParameter(stack, 'Memory', { type: 'Number' })),
+        sharedCache: { namespace: new CfnParameter(stack, 'Namespace').valueAsString },
         vpcEndpoints: [importEndpoint(stack, new CfnParameter(stack, 'EndpointId').valueAsString)],
       })),
     ).not.toThrow();

@@ -6,7 +6,14 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseBrokerConfigJson } from '../../lambda/broker/core/config.ts';
-import { ENV, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambda/shared/contract.ts';
+import {
+  CACHE_ENCRYPTION_CONTEXT,
+  ENV,
+  METRIC,
+  METRICS_NAMESPACE,
+  SERVICE_NAME,
+  warmUpEvent,
+} from '../../lambda/shared/contract.ts';
 import { TokenBroker } from '../../lib/token-broker.ts';
 import { asArray, EXISTING_ENDPOINT_ID, importEndpoint, newTestStack, policyStatements, TWO_CLIENTS } from './synth.ts';
 
@@ -182,7 +189,7 @@ describe('Construct: TokenBroker (endpoint created in a VPC)', () => {
         REPORTS_SECRET_ARN,
       ]),
     );
-    expect(kmsStatements).toEqual([
+    expect(kmsStatements.filter((s) => s.Resource === REPORTS_KEY_ARN)).toEqual([
       {
         Effect: 'Allow',
         Action: 'kms:Decrypt',
@@ -193,6 +200,16 @@ describe('Construct: TokenBroker (endpoint created in a VPC)', () => {
           },
         },
       },
+    ]);
+    // The only other key is the fleet cache's, usable for this broker's namespace only (shared-token-cache.test.ts).
+    expect(kmsStatements.filter((s) => s.Resource !== REPORTS_KEY_ARN)).toEqual([
+      expect.objectContaining({
+        Condition: {
+          StringEquals: {
+            [`kms:EncryptionContext:${CACHE_ENCRYPTION_CONTEXT.namespaceKey}`]: broker.sharedCache?.namespace,
+          },
+        },
+      }),
     ]);
   });
 
@@ -215,13 +232,13 @@ describe('Construct: TokenBroker (endpoint created in a VPC)', () => {
     expect(outputs.filter((o) => o.includes('aws secretsmanager put-secret-value --secret-id '))).toHaveLength(1);
   });
 
-  it('warms the function up every 5 minutes with the warm-up event, with bounded retries and a DLQ', () => {
+  it('warms the function up every 5 minutes, looking ahead 6 minutes, with bounded retries and a DLQ', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(5 minutes)',
       Targets: [
         Match.objectLike({
           Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('BrokerFunction'), 'Arn'] },
-          Input: '{"warmup":true}',
+          Input: JSON.stringify(warmUpEvent(5 * 60 + 60)),
           RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 300 },
           DeadLetterConfig: { Arn: Match.anyValue() },
         }),
@@ -295,7 +312,7 @@ describe('Construct: TokenBroker (existing VPC endpoint)', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
   });
 
-  it('takes the warm-up interval from props', () => {
+  it('takes the warm-up interval from props, and looks ahead that interval plus 60 s', () => {
     const stack = newTestStack();
     new TokenBroker(stack, 'Broker', {
       config: TWO_CLIENTS,
@@ -305,7 +322,12 @@ describe('Construct: TokenBroker (existing VPC endpoint)', () => {
 
     Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
-      Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 } })],
+      Targets: [
+        Match.objectLike({
+          Input: JSON.stringify(warmUpEvent(60 + 60)),
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 },
+        }),
+      ],
     });
   });
 });
