@@ -38,6 +38,7 @@ export interface TokenEnvelopeOptions {
 }
 
 const GCM_IV_BYTES = 12;
+const GCM_TAG_BYTES = 16;
 const DATA_KEY_BYTES = 32;
 /** KMS answers these when a ciphertext is not one this key, with this context, can open: a miss. */
 const UNOPENABLE = new Set(['InvalidCiphertextException', 'IncorrectKeyException']);
@@ -84,7 +85,7 @@ export class TokenEnvelope {
     const { plaintext } = dataKey;
     try {
       const iv = randomBytes(GCM_IV_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', plaintext, iv);
+      const cipher = createCipheriv('aes-256-gcm', plaintext, iv, { authTagLength: GCM_TAG_BYTES });
       plaintext.fill(0);
       cipher.setAAD(additionalData(token, binding));
       const ciphertext = Buffer.concat([cipher.update(token.accessToken, 'utf8'), cipher.final()]);
@@ -112,8 +113,10 @@ export class TokenEnvelope {
     const plaintext = await this.#decryptDataKey(sealed.encryptedDataKey, binding);
     if (plaintext === undefined) return undefined;
     try {
+      // Node accepts GCM tags down to 4 bytes: a stored short tag would weaken the authentication.
       if (plaintext.length !== DATA_KEY_BYTES || sealed.iv.length !== GCM_IV_BYTES) return undefined;
-      const decipher = createDecipheriv('aes-256-gcm', plaintext, sealed.iv);
+      if (sealed.tag.length !== GCM_TAG_BYTES) return undefined;
+      const decipher = createDecipheriv('aes-256-gcm', plaintext, sealed.iv, { authTagLength: GCM_TAG_BYTES });
       plaintext.fill(0);
       decipher.setAAD(additionalData(metadata, binding));
       decipher.setAuthTag(sealed.tag);

@@ -8,7 +8,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { KMSClient, RotateKeyOnDemandCommand } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, KMSClient, RotateKeyOnDemandCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DynamoDbTokenStore,
@@ -139,6 +139,20 @@ describe.skipIf(skipReason !== undefined)(title, () => {
       expect(Buffer.concat(bytes).includes(token.accessToken)).toBe(false);
       expect(item[TOKEN_ITEM.ttl]?.N).toBe(String(Math.ceil((now + 3_600_000) / 1000)));
       expect(item[TOKEN_ITEM.client]?.S).toBe(DESCRIPTOR.client);
+    });
+
+    it('works with the key named by its ARN or an alias', async () => {
+      // Prepare
+      const key = await createCacheKey(kms);
+      const aliasName = `alias/token-cache-${randomUUID()}`;
+      await kms.send(new CreateAliasCommand({ AliasName: aliasName, TargetKeyId: key.keyId }));
+      const token = hourToken(Date.now());
+
+      // Act
+      const written = await committed(token, store({ keyId: key.arn }));
+
+      // Assess
+      expect((await store({ keyId: aliasName }).read(written))?.token).toEqual(token);
     });
 
     it('still reads a token after the KMS key was rotated', async () => {
