@@ -141,7 +141,7 @@ export class DynamoDbTokenStore implements SharedTokenStore {
 
   async commit(key: string, lease: Lease, token: CachedToken): Promise<'committed' | 'lost' | 'too-large'> {
     const version = lease.version + 1;
-    const { accessToken: _sealedBelow, ...metadata } = token;
+    const { accessToken: _sealedSeparately, ...metadata } = token;
     const sealed = await this.#envelope.seal(token, this.#binding(key, version));
     const written = tokenAttributes(metadata, sealed);
     if (this.#committedSize(key, written) > this.#maxItemBytes) {

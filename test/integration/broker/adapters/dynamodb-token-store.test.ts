@@ -393,6 +393,8 @@ describe.skipIf(skipReason !== undefined)(title, () => {
       expect(await store().read(key)).toBeUndefined();
     });
 
+    // Moto answers a Decrypt pinned to another key with AccessDeniedException (KMS:
+    // IncorrectKeyException); the store's key-id check answers before asking, so both read a miss.
     it('reads a token sealed under another KMS key as a miss, without failing', async () => {
       // Prepare
       const otherKey = await createCacheKey(kms);
@@ -405,6 +407,8 @@ describe.skipIf(skipReason !== undefined)(title, () => {
       expect(entry).toEqual({ version: 1 });
     });
 
+    // Moto enforces the encryption context on Decrypt (InvalidCiphertextException), as KMS does. The
+    // GCM AAD also binds the item, and catches the copy alone: token-envelope.test.ts, context-blind KMS.
     it('reads a token copied from another item as a miss, and a lease holder overwrites it', async () => {
       // Prepare
       const now = Date.now();
