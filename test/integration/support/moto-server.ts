@@ -1,9 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 /**
- * A real Secrets Manager API: moto's server, started by the tests on loopback.
+ * Real Secrets Manager, DynamoDB and KMS APIs: moto's server (one process serves every service),
+ * started by the tests on loopback.
  *
  * Where python's moto is not installed, tests that need it skip and say why; under CI (`CI=true`)
  * a missing moto is a failure, never a skip.
@@ -12,6 +15,8 @@ export interface MotoServer {
   readonly endpoint: string;
   /** An SDK client pointed at this server. */
   secretsManager(): SecretsManagerClient;
+  dynamodb(): DynamoDBClient;
+  kms(): KMSClient;
   /** The environment a Lambda process needs to reach this server with the SDK's defaults. */
   environment(): Record<string, string>;
   stop(): Promise<void>;
@@ -43,11 +48,16 @@ export async function startMotoServer(): Promise<MotoServer> {
   });
   const endpoint = `http://127.0.0.1:${port}`;
   await waitUntilReady(endpoint, child, () => stderr);
+  const clientConfig = { endpoint, region: MOTO_REGION, credentials: MOTO_CREDENTIALS };
   return {
     endpoint,
-    secretsManager: () => new SecretsManagerClient({ endpoint, region: MOTO_REGION, credentials: MOTO_CREDENTIALS }),
+    secretsManager: () => new SecretsManagerClient(clientConfig),
+    dynamodb: () => new DynamoDBClient(clientConfig),
+    kms: () => new KMSClient(clientConfig),
     environment: () => ({
       AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+      AWS_ENDPOINT_URL_KMS: endpoint,
       AWS_REGION: MOTO_REGION,
       AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,

@@ -1,0 +1,33 @@
+import { randomUUID } from 'node:crypto';
+import { CreateTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { CACHE_TABLE } from '../../../lambda/shared/contract.ts';
+
+/** Creates a fleet cache table exactly as `CACHE_TABLE` describes it: on-demand, `pk` (S), TTL on `ttl`. */
+export async function createTokenCacheTable(dynamodb: DynamoDBClient): Promise<string> {
+  const tableName = `token-cache-${randomUUID()}`;
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: CACHE_TABLE.partitionKey, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: CACHE_TABLE.partitionKey, KeyType: 'HASH' }],
+    }),
+  );
+  await dynamodb.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: CACHE_TABLE.ttlAttribute, Enabled: true },
+    }),
+  );
+  return tableName;
+}
+
+/** Creates a symmetric KMS key (the default key spec) and returns its id and ARN. */
+export async function createCacheKey(kms: KMSClient): Promise<{ keyId: string; arn: string }> {
+  const out = await kms.send(new CreateKeyCommand({ Description: 'fleet token cache (test)' }));
+  const keyId = out.KeyMetadata?.KeyId;
+  const arn = out.KeyMetadata?.Arn;
+  if (!keyId || !arn) throw new Error('KMS created a key without an id');
+  return { keyId, arn };
+}
