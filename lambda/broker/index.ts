@@ -5,6 +5,7 @@
 import { ENV } from '../shared/contract.ts';
 import { ConfigError, parseBrokerConfigJson } from './core/config.ts';
 import { createBrokerHandler } from './handler/create-broker-handler.ts';
+import { sharedCacheSettingsFrom } from './handler/shared-cache-settings.ts';
 
 function loadConfig() {
   const text = process.env[ENV.brokerConfig];
@@ -12,4 +13,6 @@ function loadConfig() {
   return parseBrokerConfigJson(text, ENV.brokerConfig);
 }
 
-export const { handler } = createBrokerHandler(loadConfig());
+const sharedCache = sharedCacheSettingsFrom(process.env);
+
+export const { handler } = createBrokerHandler(loadConfig(), sharedCache ? { sharedCache } : {});

@@ -2,6 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../shared/contract.ts';
+import { createCacheClients } from '../adapters/cache-clients.ts';
+import { DynamoDbTokenStore } from '../adapters/dynamodb-token-store.ts';
 import {
   createOAuthTokenEndpoint,
   type OAuthTokenEndpointDeps,
@@ -14,6 +16,7 @@ import type { SharedTokenStore } from '../core/shared-token-store.ts';
 import { TokenBroker } from '../core/token-broker.ts';
 import { TokenCache } from '../core/token-cache.ts';
 import { createHandler } from './create-handler.ts';
+import type { SharedCacheSettings } from './shared-cache-settings.ts';
 import { powertoolsTelemetry } from './telemetry.ts';
 
 /** What a caller of {@link createBrokerHandler} may replace; everything has a production default. */
@@ -26,10 +29,13 @@ export interface BrokerHandlerOverrides {
   readonly secretsManager?: SecretsManagerClient;
   /** @default global fetch, real timers */
   readonly tokenEndpoint?: OAuthTokenEndpointDeps;
-  /** The fleet's shared tier. @default none: memory only */
+  /**
+   * The fleet cache's table, key and namespace (the Lambda entry reads them from the environment).
+   * @default none: memory only
+   */
+  readonly sharedCache?: SharedCacheSettings;
+  /** A shared tier to use instead of the one `sharedCache` describes (tests). */
   readonly sharedStore?: SharedTokenStore;
-  /** Separates brokers sharing one table. @default DEFAULT_CACHE_NAMESPACE */
-  readonly cacheNamespace?: string;
   /** Epoch milliseconds. @default Date.now */
   readonly now?: () => number;
   /** @default setTimeout */
@@ -56,8 +62,9 @@ export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandl
     return secretsManager;
   });
   const telemetry = powertoolsTelemetry(logger, metrics);
+  const shared = overrides.sharedStore ?? (overrides.sharedCache && dynamoDbTokenStore(overrides.sharedCache));
   const cache = new TokenCache({
-    ...(overrides.sharedStore ? { shared: overrides.sharedStore } : {}),
+    ...(shared ? { shared } : {}),
     ...(overrides.sleep ? { sleep: overrides.sleep } : {}),
     telemetry,
     now,
@@ -68,8 +75,18 @@ export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandl
     cache,
     requestToken: createOAuthTokenEndpoint(overrides.tokenEndpoint ?? systemTokenEndpointDeps),
     telemetry,
-    ...(overrides.cacheNamespace ? { cacheNamespace: overrides.cacheNamespace } : {}),
+    ...(overrides.sharedCache ? { cacheNamespace: overrides.sharedCache.namespace } : {}),
     now,
   });
   return { handler: createHandler({ broker, logger, metrics }), broker };
+}
+
+/**
+ * Every call bounded: 1 s to connect, 1 s for the answer, two attempts. A slow table costs a
+ * refresh a few seconds at worst, inside the request deadline; a caller with a usable token never
+ * waits for it.
+ */
+function dynamoDbTokenStore(settings: SharedCacheSettings): SharedTokenStore {
+  const { dynamodb, kms } = createCacheClients({ connectionTimeoutMs: 1_000, requestTimeoutMs: 1_000, maxAttempts: 2 });
+  return new DynamoDbTokenStore({ dynamodb, kms, ...settings });
 }
