@@ -125,7 +125,9 @@ describe('Class: TokenBrokerClient (error mapping over HTTP)', () => {
 
     // Assess
     expect(error.code).toBe('access_denied');
-    expect(everythingLoggable(error)).not.toContain(CREDENTIALS.sessionToken);
+    const text = everythingLoggable(error);
+    expect(text).toContain('access_denied');
+    expect(text).not.toContain(CREDENTIALS.sessionToken);
   });
 
   it('retries an API Gateway 429 and throws throttled when it persists', async () => {
@@ -206,6 +208,7 @@ describe('Class: TokenBrokerClient (error mapping over HTTP)', () => {
     // Assess
     for (const error of errors) {
       const text = everythingLoggable(error);
+      expect(text).toContain(error.code);
       expect(text).not.toContain('eyJ.must-not-leak.sig');
       expect(text).not.toContain(CREDENTIALS.secretAccessKey);
       expect(text).not.toContain(CREDENTIALS.sessionToken);
