@@ -3,9 +3,9 @@ import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createOAuthTokenEndpoint } from '../../../../lambda/broker/adapters/oauth-token-endpoint.ts';
 import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
+import { everythingSaidAbout } from '../../../support/leaks.ts';
 import { virtualTime } from '../../../support/virtual-time.ts';
 import { CLIENT_SECRET, clientConfig, TOKEN_ENDPOINT } from '../support/client-config.ts';
-import { everythingSaidAbout } from '../support/leaks.ts';
 import {
   type Answer,
   connectionRefused,
