@@ -14,7 +14,8 @@ function everythingLoggable(error: unknown): string {
   return `${inspect(error, { depth: 10 })} ${JSON.stringify(error)}`;
 }
 
-describe('Class: TokenBrokerClient (error mapping over HTTP)', () => {
+/** `readBrokerResponse` gives statuses and bodies their meaning; exercised here through the client over HTTP. */
+describe('Function: readBrokerResponse (through TokenBrokerClient over HTTP)', () => {
   let broker: FakeBroker;
   afterEach(async () => {
     await broker?.stop();
@@ -178,21 +179,6 @@ describe('Class: TokenBrokerClient (error mapping over HTTP)', () => {
 
     // Assess
     expect(error).toMatchObject({ code: 'access_denied', description: 'Missing Authentication Token' });
-  });
-
-  it('maps a refused connection to network_error', async () => {
-    // Prepare
-    broker = await startFakeBroker();
-    const url = broker.url;
-    await broker.stop();
-    const client = new TokenBrokerClient({ url, region: 'eu-west-1', credentials: CREDENTIALS, maxRetries: 0 });
-
-    // Act
-    const error = await client.getToken({ client: 'shop' }).catch((e: unknown) => e);
-
-    // Assess
-    expect(error).toMatchObject({ name: 'TokenBrokerError', code: 'network_error', retryable: true });
-    expect((error as Error).cause).toBeInstanceOf(TypeError);
   });
 
   it('never puts the access token, the Authorization header or credentials into an error', async () => {
