@@ -16,8 +16,8 @@ export interface MotoServer {
   stop(): Promise<void>;
 }
 
-export const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
-export const MOTO_REGION = 'us-east-1';
+const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
+const MOTO_REGION = 'us-east-1';
 
 /** Why moto cannot run here, or `undefined` when it can. */
 export function motoUnavailableReason(): string | undefined {
