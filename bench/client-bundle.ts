@@ -41,7 +41,7 @@ const SOURCES: Record<Exclude<ConsumerKind, 'example'>, string> = {
 };
 
 /** What must never reach a consumer's bundle. */
-export const FORBIDDEN_INPUTS: Readonly<Record<string, RegExp>> = {
+const FORBIDDEN_INPUTS: Readonly<Record<string, RegExp>> = {
   'aws-cdk-lib': /node_modules\/aws-cdk-lib\//,
   constructs: /node_modules\/constructs\//,
   'the broker (lambda/broker)': /^lambda\/broker\//,

@@ -7,7 +7,7 @@ import { PROJECT_ROOT } from '../lib/bundling.ts';
 import { TokenBrokerStack } from '../lib/token-broker-stack.ts';
 
 /** Used when no `-c config=...` is given, so `cdk synth` works with no arguments. */
-export const DEFAULT_CONFIG_FILE = `${PROJECT_ROOT}bin/example-clients.json`;
+const DEFAULT_CONFIG_FILE = `${PROJECT_ROOT}bin/example-clients.json`;
 
 /**
  * The example app, configured from context only (no lookups, so `cdk synth` needs no credentials):

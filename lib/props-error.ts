@@ -4,7 +4,7 @@ import type { IConstruct } from 'constructs';
  * An invalid prop of a construct, named by the construct's path, so that in an app with several
  * brokers the message says which one: `Invalid props of Stack/Broker: warmUpInterval ...`.
  */
-export class PropsError extends Error {
+class PropsError extends Error {
   override readonly name = 'PropsError';
   constructor(
     /** The construct's `node.path`. */

@@ -11,7 +11,7 @@ import { WARM_UP_LOOK_AHEAD, warmUpEvent } from '../lambda/shared/contract.ts';
  * How far past the next warm-up a warm-up looks: a scheduled event may arrive late, and a token
  * refreshed a little early is better than one a caller waits for.
  */
-export const WARM_UP_LOOK_AHEAD_MARGIN = Duration.seconds(60);
+const WARM_UP_LOOK_AHEAD_MARGIN = Duration.seconds(60);
 
 /**
  * The look-ahead of a warm-up every `interval`: the interval plus {@link WARM_UP_LOOK_AHEAD_MARGIN},

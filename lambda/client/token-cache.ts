@@ -1,16 +1,16 @@
 import type { BrokerToken, ReceivedToken } from './broker-response.ts';
 
 /** Longest margin before expiry at which a cached token is refreshed. */
-export const MAX_REFRESH_MARGIN_MS = 60_000;
+const MAX_REFRESH_MARGIN_MS = 60_000;
 /** Share of the remaining lifetime kept as margin, for tokens too short-lived for a full minute. */
-export const REFRESH_MARGIN_SHARE = 0.1;
+const REFRESH_MARGIN_SHARE = 0.1;
 
 /**
  * When a token received at `receivedAtMs` stops being served from the cache: shortly before it
  * expires, with a margin of 60 s or 10 % of its remaining lifetime, whichever is smaller. The
  * margin leaves a caller time to use the token; the broker refreshes its own copy earlier still.
  */
-export function refreshAtMs(receivedAtMs: number, lifetimeMs: number): number {
+function refreshAtMs(receivedAtMs: number, lifetimeMs: number): number {
   return receivedAtMs + lifetimeMs - Math.min(MAX_REFRESH_MARGIN_MS, lifetimeMs * REFRESH_MARGIN_SHARE);
 }
 

@@ -33,7 +33,7 @@ export interface AuthorizationServer {
   stop(): Promise<void>;
 }
 
-export const MOUNT_PATH = '/master';
+const MOUNT_PATH = '/master';
 export const SEED_CLIENT = { clientId: 'm2m', clientSecret: 'password', scopes: ['read'] } as const;
 
 export async function startAuthorizationServer(options: AuthorizationServerOptions = {}): Promise<AuthorizationServer> {

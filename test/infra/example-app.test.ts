@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildExampleApp } from '../../bin/example-app.ts';
@@ -17,11 +18,18 @@ interface Synthesized {
   readonly findings: string[];
 }
 
-/** Synthesizes the example app as `cdk synth` does, with cdk-nag's AwsSolutions checks. */
-function synthExampleApp(context: Record<string, string> = {}): Synthesized {
+/**
+ * Synthesizes the example app as `cdk synth` does, with cdk-nag's AwsSolutions checks. `extend`
+ * adds constructs to the stack before synthesis (the positive control adds a known violation).
+ */
+function synthExampleApp(
+  context: Record<string, string> = {},
+  extend: (stack: TokenBrokerStack) => void = () => {},
+): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'token-broker-app-'));
   const app = new App({ outdir, context: { ...NO_BUNDLING, ...context } });
   const stack = buildExampleApp(app);
+  extend(stack);
   let failure: unknown;
   try {
     app.synth();
@@ -31,7 +39,9 @@ function synthExampleApp(context: Record<string, string> = {}): Synthesized {
   const reportFile = join(outdir, 'validation-report.json');
   const findings = existsSync(reportFile) ? findingsIn(JSON.parse(readFileSync(reportFile, 'utf8'))) : [];
   if (failure && findings.length === 0) throw failure;
-  return { stack, template: Template.fromStack(stack), findings };
+  // From the file synthesis wrote: Template.fromStack would synthesize again and throw on the findings.
+  const template = Template.fromJSON(JSON.parse(readFileSync(join(outdir, stack.templateFile), 'utf8')));
+  return { stack, template, findings };
 }
 
 function findingsIn(report: {
@@ -132,6 +142,22 @@ describe('App: example (new VPC, example consumer)', () => {
 
   it("creates API Gateway's logging role, which access logs need", () => {
     synthesized.template.resourceCountIs('AWS::ApiGateway::Account', 1);
+  });
+});
+
+describe('App: example (cdk-nag positive control)', () => {
+  it('reports a queue without SSL enforcement added to the app, so "no finding" above means cdk-nag ran', () => {
+    // Prepare: the variant the tests above synthesize, plus one construct cdk-nag must flag.
+    const addQueueWithoutSsl = (stack: TokenBrokerStack) => new sqs.Queue(stack, 'QueueWithoutSsl');
+
+    // Act
+    const { findings } = synthExampleApp(
+      { vpcEndpointId: EXISTING_ENDPOINT_ID, apiGatewayCloudWatchRole: 'false' },
+      addQueueWithoutSsl,
+    );
+
+    // Assess
+    expect(findings).toContain('AwsSolutions-SQS4 at TokenBroker/QueueWithoutSsl/Resource');
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
-import { type LocalBroker, startLocalBroker } from '../../lambda/local/local-broker.ts';
+import { type LocalBroker, type LocalBrokerOptions, startLocalBroker } from '../../lambda/local/local-broker.ts';
 import { type CapturedOutput, captureOutput } from './support/captured-output.ts';
 import { configFor, getToken, introspect } from './support/fixtures.ts';
 
@@ -8,8 +8,11 @@ describe('Broker against a real authorization server (oidc-provider)', () => {
   let server: AuthorizationServer;
   const brokers: LocalBroker[] = [];
 
-  const broker = async (client: Parameters<typeof configFor>[1], extra?: Record<string, unknown>) => {
-    const started = await startLocalBroker({ config: configFor(server, client, extra) });
+  const broker = async (
+    client: Parameters<typeof configFor>[1],
+    overrides: Omit<LocalBrokerOptions, 'config'> = {},
+  ) => {
+    const started = await startLocalBroker({ config: configFor(server, client), ...overrides });
     brokers.push(started);
     return started;
   };
@@ -78,11 +81,12 @@ describe('Broker against a real authorization server (oidc-provider)', () => {
   });
 
   it('serves the cached token again without asking the server, with the remaining lifetime', async () => {
-    // Prepare
-    const { url } = await broker({ clientSecret: { value: 'password' } });
+    // Prepare: the broker's clock stands still until the test moves it.
+    let clockMs = Date.now();
+    const { url } = await broker({ clientSecret: { value: 'password' } }, { now: () => clockMs });
     const first = await getToken(url, 'shop', 'read');
     const before = server.tokenRequestCount();
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clockMs += 600_000;
 
     // Act
     const second = await getToken(url, 'shop', 'read');
@@ -91,7 +95,7 @@ describe('Broker against a real authorization server (oidc-provider)', () => {
     expect(server.tokenRequestCount()).toBe(before);
     expect(second.body.access_token).toBe(first.body.access_token);
     expect(second.body.expires_at).toBe(first.body.expires_at);
-    expect(second.body.expires_in as number).toBeLessThan(first.body.expires_in as number);
+    expect(second.body.expires_in).toBe((first.body.expires_in as number) - 600);
   });
 
   describe('with a wrong client secret', () => {
@@ -114,8 +118,13 @@ describe('Broker against a real authorization server (oidc-provider)', () => {
       expect(reply.body.error).toBe('upstream_rejected');
       expect(reply.body.error_description).toMatch(/rejected the credentials of client shop/);
       expect(JSON.stringify(reply.body)).not.toContain(wrongSecret);
+      expect(output.logLines()).toContainEqual(
+        expect.objectContaining({ message: 'Token request failed', client: 'shop', code: 'upstream_rejected' }),
+      );
+      expect(output.logLines()).toContainEqual(
+        expect.objectContaining({ message: 'Request refused', client: 'shop', code: 'upstream_rejected' }),
+      );
       const logs = output.text();
-      expect(logs).toMatch(/upstream_rejected/);
       expect(logs).not.toContain(wrongSecret);
       expect(logs).not.toContain(Buffer.from(`m2m:${wrongSecret}`).toString('base64'));
     });
@@ -124,15 +133,17 @@ describe('Broker against a real authorization server (oidc-provider)', () => {
 
 describe('Broker when the authorization server goes away', () => {
   it('keeps serving a cached token that is past its refresh point but still valid', async () => {
-    // Prepare: 4 s tokens refreshed at half their lifetime.
-    const server = await startAuthorizationServer({ accessTokenTtlSeconds: 4 });
+    // Prepare: one-hour tokens refreshed at half their lifetime, on a clock the test moves.
+    const server = await startAuthorizationServer();
+    let clockMs = Date.now();
     const local = await startLocalBroker({
       config: configFor(server, { clientSecret: { value: 'password' }, refreshAt: 0.5, deadlineMs: 1000 }),
+      now: () => clockMs,
     });
     const output = captureOutput();
     try {
       const first = await getToken(local.url, 'shop', 'read');
-      await new Promise((resolve) => setTimeout(resolve, 2200));
+      clockMs += ((first.body.expires_in as number) - 600) * 1000;
       await server.stop();
 
       // Act: answered at once with the current token while the refresh runs (and fails) behind it.
@@ -143,9 +154,15 @@ describe('Broker when the authorization server goes away', () => {
       // Assess
       expect(second.status).toBe(200);
       expect(second.body.access_token).toBe(first.body.access_token);
-      expect(second.body.expires_in as number).toBeLessThanOrEqual(2);
+      expect(second.body.expires_in).toBe(600);
       expect(third.body.access_token).toBe(first.body.access_token);
-      expect(output.text()).toMatch(/serving the current token/);
+      expect(output.logLines()).toContainEqual(
+        expect.objectContaining({
+          message: 'Refresh failed; serving the current token, still valid',
+          client: 'shop',
+          code: 'upstream_unavailable',
+        }),
+      );
     } finally {
       output.restore();
       await local.stop();
@@ -167,6 +184,9 @@ describe('Broker when the authorization server goes away', () => {
       expect(reply.status).toBe(503);
       expect(reply.body.error).toBe('upstream_unavailable');
       expect(Number(reply.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(output.logLines()).toContainEqual(
+        expect.objectContaining({ message: 'Token request failed', client: 'shop', code: 'upstream_unavailable' }),
+      );
     } finally {
       output.restore();
       await local.stop();

@@ -91,6 +91,11 @@ describe.skipIf(skipReason !== undefined)(title, () => {
     const body = JSON.parse(api.body) as Record<string, unknown>;
     expect(direct).toMatchObject({ statusCode: 200, access_token: body.access_token, token_type: 'Bearer' });
     expect(server.tokenRequestCount()).toBe(1);
+    const served = output.logLines().filter((line) => line.message === 'Token served');
+    expect(served).toEqual([
+      expect.objectContaining({ client: 'shop', source: 'memory' }),
+      expect.objectContaining({ client: 'shop', source: 'memory' }),
+    ]);
     expect(output.text()).not.toContain(body.access_token as string);
     expect(output.text()).not.toContain('AWS4-HMAC-SHA256');
   });

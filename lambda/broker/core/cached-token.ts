@@ -13,7 +13,7 @@ export interface CachedToken {
  * Margin before expiry within which a token is no longer served: a token must still be usable by
  * the caller when it arrives. min(30 s, 10% of its lifetime).
  */
-export function safetyMarginMs(token: CachedToken): number {
+function safetyMarginMs(token: CachedToken): number {
   return Math.min(30_000, (token.expiresAt - token.obtainedAt) / 10);
 }
 

@@ -11,6 +11,7 @@ import {
 import { LambdaInvokeTransport } from '../../../lambda/client/invoke-transport.ts';
 import { type AuthorizationServer, startAuthorizationServer } from '../../../lambda/local/authorization-server.ts';
 import { type LocalBroker, startLocalBroker } from '../../../lambda/local/local-broker.ts';
+import { type DownServer, startDownServer } from '../support/down-server.ts';
 import { introspect } from '../support/fixtures.ts';
 
 /**
@@ -23,11 +24,13 @@ const CREDENTIALS = { accessKeyId: 'AKIAINTEGRATION', secretAccessKey: 'integrat
 
 describe('Class: TokenBrokerClient (against the local broker and a real authorization server)', () => {
   let server: AuthorizationServer;
+  let downServer: DownServer;
   let broker: LocalBroker;
   const lambdaMock = mockClient(LambdaClient);
 
   beforeAll(async () => {
     server = await startAuthorizationServer();
+    downServer = await startDownServer();
     const config = parseBrokerConfig(
       {
         clients: [
@@ -46,9 +49,8 @@ describe('Class: TokenBrokerClient (against the local broker and a real authoriz
             scopes: ['read'],
           },
           {
-            // Nothing listens on port 9 (discard) on loopback: the authorization server is down.
             name: 'down',
-            tokenEndpoint: 'http://127.0.0.1:9/token',
+            tokenEndpoint: downServer.tokenEndpoint,
             clientId: 'm2m',
             clientSecret: { value: 'password' },
             scopes: ['read'],
@@ -68,6 +70,7 @@ describe('Class: TokenBrokerClient (against the local broker and a real authoriz
   afterAll(async () => {
     lambdaMock.restore();
     await broker?.stop();
+    await downServer?.stop();
     await server?.stop();
   });
 

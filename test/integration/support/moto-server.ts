@@ -1,5 +1,4 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -37,16 +36,25 @@ export function motoUnavailableReason(): string | undefined {
   }
 }
 
+/**
+ * Starts moto on a port it picks itself (`-p 0`) and reads the port from its startup line, so no
+ * other process can take the port between choosing and binding it.
+ */
 export async function startMotoServer(): Promise<MotoServer> {
-  const port = await freePort();
-  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr?.on('data', (chunk) => {
-    stderr = (stderr + String(chunk)).slice(-4000);
+  const port = new Promise<number>((resolve, reject) => {
+    child.stderr?.on('data', (chunk) => {
+      stderr = (stderr + String(chunk)).slice(-4000);
+      const listening = LISTENING_LINE.exec(stderr);
+      if (listening) resolve(Number(listening[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`moto server exited (${code}) before listening: ${stderr}`)));
+    child.once('error', reject);
   });
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `http://127.0.0.1:${await withDeadline(port, child, () => stderr)}`;
   await waitUntilReady(endpoint, child, () => stderr);
   const clientConfig = { endpoint, region: MOTO_REGION, credentials: MOTO_CREDENTIALS };
   return {
@@ -66,20 +74,39 @@ export async function startMotoServer(): Promise<MotoServer> {
   };
 }
 
+/** werkzeug's startup line, e.g. ` * Running on http://127.0.0.1:43601`. */
+const LISTENING_LINE = /Running on http:\/\/127\.0\.0\.1:(\d+)/;
+const START_TIMEOUT_MS = 20_000;
+
+async function withDeadline(port: Promise<number>, child: ChildProcess, stderr: () => string): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`moto server did not report its port within ${START_TIMEOUT_MS / 1000} s: ${stderr()}`));
+    }, START_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([port, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function waitUntilReady(endpoint: string, child: ChildProcess, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`moto server exited (${child.exitCode}): ${stderr()}`);
     try {
       const response = await fetch(`${endpoint}/moto-api/`);
       if (response.ok) return;
     } catch {
-      // not listening yet
+      // not answering yet
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   child.kill('SIGKILL');
-  throw new Error(`moto server did not start within 20 s: ${stderr()}`);
+  throw new Error(`moto server did not start within ${START_TIMEOUT_MS / 1000} s: ${stderr()}`);
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
@@ -87,18 +114,5 @@ function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
   });
 }

@@ -26,7 +26,7 @@ function tamperingFetch(change: (url: string, headers: Record<string, string>) =
   };
 }
 
-describe('Class: HttpTransport (SigV4)', () => {
+describe('Class: HttpTransport', () => {
   let broker: FakeBroker;
   afterEach(async () => {
     await broker?.stop();
@@ -181,5 +181,20 @@ describe('Class: HttpTransport (SigV4)', () => {
     // Assess
     await expect(result).rejects.toMatchObject({ code: 'access_denied' });
     expect(broker.requests).toHaveLength(0);
+  });
+
+  it('maps a refused connection to network_error', async () => {
+    // Prepare
+    broker = await startFakeBroker();
+    const url = broker.url;
+    await broker.stop();
+    const client = new TokenBrokerClient({ url, region: 'eu-west-1', credentials: PERMANENT, maxRetries: 0 });
+
+    // Act
+    const error = await client.getToken({ client: 'shop' }).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ name: 'TokenBrokerError', code: 'network_error', retryable: true });
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
   });
 });

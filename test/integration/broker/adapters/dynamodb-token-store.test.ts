@@ -18,7 +18,7 @@ import { TOKEN_ITEM, TOKEN_ITEM_SCHEMA_VERSION } from '../../../../lambda/broker
 import { TokenStoreError } from '../../../../lambda/broker/adapters/token-store-error.ts';
 import type { KeyDescriptor, Lease } from '../../../../lambda/broker/core/shared-token-store.ts';
 import type { CachedToken } from '../../../../lambda/broker/core/token-cache.ts';
-import { everythingSaidAbout } from '../../../unit/broker/support/leaks.ts';
+import { everythingSaidAbout } from '../../../support/leaks.ts';
 import {
   MOTO_CREDENTIALS,
   MOTO_REGION,

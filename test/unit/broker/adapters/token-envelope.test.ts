@@ -5,7 +5,7 @@ import { type EnvelopeBinding, TokenEnvelope } from '../../../../lambda/broker/a
 import { TokenStoreError } from '../../../../lambda/broker/adapters/token-store-error.ts';
 import type { CachedToken } from '../../../../lambda/broker/core/token-cache.ts';
 import { CACHE_ENCRYPTION_CONTEXT } from '../../../../lambda/shared/contract.ts';
-import { everythingSaidAbout } from '../support/leaks.ts';
+import { everythingSaidAbout } from '../../../support/leaks.ts';
 
 const KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
 const KEY_ARN = `arn:aws:kms:eu-west-1:111122223333:key/${KEY_ID}`;

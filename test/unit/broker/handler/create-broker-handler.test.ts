@@ -113,7 +113,20 @@ describe('Function: createBrokerHandler', () => {
     vi.useRealTimers();
   });
 
-  function expectNothingSecretLogged(): void {
+  function logLines(): Record<string, unknown>[] {
+    return output
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  /**
+   * The expected lines were logged (a capture that caught nothing fails here) and no line holds
+   * the client secret, the access token or the caller's signature.
+   */
+  function expectLoggedWithoutSecrets(...expected: [Record<string, unknown>, ...Record<string, unknown>[]]): void {
+    for (const line of expected) expect(logLines()).toContainEqual(expect.objectContaining(line));
     const logs = output.join('');
     expect(logs).not.toContain(CLIENT_SECRET);
     expect(logs).not.toContain(encodeURIComponent(CLIENT_SECRET));
@@ -151,14 +164,11 @@ describe('Function: createBrokerHandler', () => {
       await invoke(apiEvent());
 
       // Assess
-      const lines = output.join('').split('\n').filter(Boolean);
-      const served = lines
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .filter((l) => l.message === 'Token served');
+      const served = logLines().filter((l) => l.message === 'Token served');
       expect(served).toHaveLength(2);
       expect(served.map((l) => l.source)).toEqual(['fetched', 'memory']);
       expect(served[0]).toMatchObject({ client: 'shop', scope: 'read', function_request_id: context.awsRequestId });
-      expectNothingSecretLogged();
+      expectLoggedWithoutSecrets({ message: 'Token served', client: 'shop' });
     });
 
     it('does not log the event even when POWERTOOLS_LOGGER_LOG_EVENT is set', async () => {
@@ -170,7 +180,7 @@ describe('Function: createBrokerHandler', () => {
       await invoke(apiEvent());
 
       // Assess
-      expectNothingSecretLogged();
+      expectLoggedWithoutSecrets({ message: 'Token served', client: 'shop' });
     });
 
     it('finds the client in the path parameters of a templated resource', async () => {
@@ -266,7 +276,10 @@ describe('Function: createBrokerHandler', () => {
       expect(result.statusCode).toBe(502);
       expect(parsedBody(result)).toMatchObject({ error: 'upstream_rejected' });
       expect(result.body).not.toContain(CLIENT_SECRET);
-      expectNothingSecretLogged();
+      expectLoggedWithoutSecrets(
+        { message: 'Token request failed', client: 'shop', code: 'upstream_rejected' },
+        { message: 'Request refused', client: 'shop', code: 'upstream_rejected' },
+      );
     });
 
     it('answers 502 without a token that came in a malformed response', async () => {
@@ -279,7 +292,10 @@ describe('Function: createBrokerHandler', () => {
       // Assess
       expect(result.statusCode).toBe(502);
       expect(result.body).not.toContain(ACCESS_TOKEN);
-      expectNothingSecretLogged();
+      expectLoggedWithoutSecrets(
+        { message: 'Token request failed', client: 'shop', code: 'upstream_rejected' },
+        { message: 'Request refused', client: 'shop', code: 'upstream_rejected' },
+      );
     });
   });
 
@@ -300,7 +316,7 @@ describe('Function: createBrokerHandler', () => {
         expires_at: NOW.getTime() / 1000 + 3600,
         scope: 'read',
       });
-      expectNothingSecretLogged();
+      expectLoggedWithoutSecrets({ message: 'Token served', client: 'shop' });
     });
 
     it.each([
@@ -364,7 +380,10 @@ describe('Function: createBrokerHandler', () => {
         keys: [{ client: 'shop', scope: 'read write', status: 'refreshed', expiresAt: NOW.getTime() / 1000 + 3600 }],
       });
       expect(requests).toHaveLength(1);
-      expectNothingSecretLogged();
+      expectLoggedWithoutSecrets(
+        { message: 'Obtained a new token', client: 'shop' },
+        { message: 'Warm-up done', refreshed: 1 },
+      );
     });
 
     it('serves the warmed token from the cache afterwards', async () => {

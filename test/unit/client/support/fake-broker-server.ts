@@ -34,7 +34,7 @@ export interface FakeBroker {
   stop(): Promise<void>;
 }
 
-export const SIGNATURE_MISMATCH =
+const SIGNATURE_MISMATCH =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 
 export function tokenBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { verifySigV4 } from './support/sigv4-verifier.ts';
+import { verifySigV4 } from './sigv4-verifier.ts';
 
 /**
  * The test verifier must itself be right before it can judge the library: it is checked against

@@ -2,7 +2,8 @@ import { inspect } from 'node:util';
 
 /**
  * Everything an error could reveal once it is logged or returned: its message, description, JSON
- * form and the inspected cause chain.
+ * form and the inspected cause chain. Assert what it must say (the client or secret name) next to
+ * what it must not: a text that says nothing would pass every "not.toContain".
  */
 export function everythingSaidAbout(error: unknown): string {
   const parts: string[] = [inspect(error, { depth: 10 })];
