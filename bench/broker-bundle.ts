@@ -1,0 +1,65 @@
+import { fileURLToPath } from 'node:url';
+import { type BuildOptions, build } from 'esbuild';
+
+/**
+ * Bundles the broker function exactly as lib/bundling.ts deploys it (esbuild, ESM, minified,
+ * `module` before `main`, the AWS SDK inside), and, with the same flags, a bare bundle of what it
+ * cannot do without: the same AWS SDK clients and commands, and @middy/core. The ratio of the two
+ * is the broker's footprint beyond its dependencies.
+ */
+export interface BrokerBundle {
+  readonly code: string;
+  readonly bytes: number;
+  /** Bytes in the output, by package (or `lambda/` for this repository's code). */
+  readonly byPackage: ReadonlyMap<string, number>;
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Every SDK client and command the broker sends, and middy: the floor any broker bundle stands on. */
+const BARE_SOURCE = `
+  import middy from '@middy/core';
+  import { SecretsManagerClient, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+  import { DynamoDBClient, GetItemCommand, UpdateItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+  import { KMSClient, GenerateDataKeyCommand, DecryptCommand } from '@aws-sdk/client-kms';
+  import { NodeHttpHandler } from '@smithy/node-http-handler';
+  const clients = () => [new SecretsManagerClient({ requestHandler: new NodeHttpHandler() }), new DynamoDBClient({}), new KMSClient({})];
+  const commands = [GetSecretValueCommand, GetItemCommand, UpdateItemCommand, ScanCommand, GenerateDataKeyCommand, DecryptCommand];
+  export const handler = middy(async (event) => ({ clients: clients().length, commands: commands.length, event }));
+`;
+
+/** The flags of lib/bundling.ts's `nodejsFunctionDefaults`, as esbuild options. */
+const DEPLOYED: BuildOptions = {
+  absWorkingDir: ROOT,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  minify: true,
+  mainFields: ['module', 'main'],
+  write: false,
+  metafile: true,
+  logLevel: 'silent',
+  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+};
+
+export function bundleBroker(): Promise<BrokerBundle> {
+  return bundle({ entryPoints: ['lambda/broker/index.ts'] });
+}
+
+export function bundleBare(): Promise<BrokerBundle> {
+  return bundle({ stdin: { contents: BARE_SOURCE, resolveDir: ROOT, loader: 'js', sourcefile: 'bare.js' } });
+}
+
+async function bundle(entry: BuildOptions): Promise<BrokerBundle> {
+  const result = await build({ ...DEPLOYED, ...entry });
+  const output = result.outputFiles?.[0];
+  if (output === undefined || !result.metafile) throw new Error('esbuild produced no output');
+  const byPackage = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(Object.values(result.metafile.outputs)[0]?.inputs ?? {})) {
+    const name =
+      /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? (input.startsWith('lambda/') ? 'lambda/' : input);
+    byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+  }
+  return { code: output.text, bytes: output.contents.byteLength, byPackage };
+}

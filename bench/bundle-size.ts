@@ -1,0 +1,132 @@
+/**
+ * `npm run bench:bundle`: what the deployed code weighs and how long it takes to load.
+ *
+ * 1. The caller library: a minimal consumer's bundle, which must hold no CDK or broker code.
+ * 2. The broker function, bundled as deployed, against a bare bundle of the same AWS SDK clients
+ *    and @middy/core built with the same flags: size ratio (goal at most 1.3), and cold import
+ *    in fresh `node` processes, interleaved, median and range of the ratio (goal at most 1.15),
+ *    also with source maps on (`--enable-source-maps`, as NODE_OPTIONS would set it).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { bundleBare, bundleBroker } from './broker-bundle.ts';
+import { bundleConsumer, type ConsumerKind, forbiddenInputs } from './client-bundle.ts';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
+const GOAL_SIZE = 1.3;
+const GOAL_IMPORT = 1.15;
+
+const LABELS: Record<ConsumerKind, string> = {
+  http: 'minimal consumer, HTTP (SigV4) transport',
+  invoke: 'minimal consumer, direct Lambda invocation',
+  example: 'example consumer (lambda/consumer/handler.ts, with Powertools Logger)',
+};
+
+let failed = false;
+console.log('Caller library');
+for (const kind of ['http', 'invoke', 'example'] as const) {
+  const bundle = await bundleConsumer(kind);
+  const packages = new Set(bundle.inputs.map((i) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(i)?.[1]).filter(Boolean));
+  console.log(
+    `  ${LABELS[kind].padEnd(72)} ${kib(bundle.bytes)}  (lambda/client: ${kib(bundle.libraryBytes)}; ${packages.size} packages)`,
+  );
+  const forbidden = forbiddenInputs(bundle);
+  if (forbidden.length > 0) {
+    failed = true;
+    console.error(`    contains ${forbidden.join(', ')}`);
+  }
+}
+
+const [broker, bare] = await Promise.all([bundleBroker(), bundleBare()]);
+const sizeRatio = broker.bytes / bare.bytes;
+console.log('\nBroker function (lambda/broker/index.ts), minified ESM as deployed');
+console.log(`  bare: same AWS SDK clients + @middy/core   ${kib(bare.bytes)}`);
+console.log(
+  `  broker                                     ${kib(broker.bytes)}   ratio ${sizeRatio.toFixed(3)} (goal <= ${GOAL_SIZE})`,
+);
+const extra = [...broker.byPackage]
+  .map(([name, bytes]) => [name, bytes - (bare.byPackage.get(name) ?? 0)] as const)
+  .filter(([, bytes]) => bytes > 1024)
+  .sort((a, b) => b[1] - a[1]);
+console.log(`  beyond the bare bundle: ${extra.map(([name, bytes]) => `${name} ${kib(bytes).trim()}`).join(', ')}`);
+
+const dir = mkdtempSync(join(tmpdir(), 'broker-bundle-'));
+try {
+  writeFileSync(join(dir, 'bare.mjs'), bare.code);
+  writeFileSync(join(dir, 'broker.mjs'), broker.code);
+  const mapped = await build({
+    entryPoints: ['lambda/broker/index.ts'],
+    outfile: join(dir, 'mapped.mjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    mainFields: ['module', 'main'],
+    sourcemap: true,
+    logLevel: 'silent',
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  });
+  if (mapped.errors.length > 0) throw new Error('esbuild failed to build the source-mapped bundle');
+  const runs = { bare: [] as number[], broker: [] as number[], mapped: [] as number[] };
+  for (let round = 0; round < ROUNDS; round++) {
+    // Interleaved, so drift in the machine's load affects all three alike.
+    runs.bare.push(importMs(join(dir, 'bare.mjs'), []));
+    runs.broker.push(importMs(join(dir, 'broker.mjs'), []));
+    runs.mapped.push(importMs(join(dir, 'mapped.mjs'), ['--enable-source-maps']));
+  }
+  const ratios = (xs: number[]) => xs.map((x, i) => x / (runs.bare[i] as number));
+  console.log(`\nCold import in a fresh node process, ${ROUNDS} interleaved rounds (ratio to bare, median [min-max])`);
+  console.log(`  bare                        median ${median(runs.bare).toFixed(1)} ms`);
+  const brokerRatio = summary(ratios(runs.broker));
+  console.log(`  broker                      ${brokerRatio.text} (goal <= ${GOAL_IMPORT})`);
+  console.log(`  broker, --enable-source-maps ${summary(ratios(runs.mapped)).text}`);
+  if (sizeRatio > GOAL_SIZE) console.log(`  size goal missed: ${sizeRatio.toFixed(3)} > ${GOAL_SIZE}`);
+  if (brokerRatio.median > GOAL_IMPORT)
+    console.log(`  import goal missed: ${brokerRatio.median.toFixed(3)} > ${GOAL_IMPORT}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+if (failed) process.exitCode = 1;
+
+/** Milliseconds to import `file` in a new node process, measured inside it (startup excluded). */
+function importMs(file: string, flags: string[]): number {
+  const script = `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`;
+  const result = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH ?? '',
+      AWS_REGION: 'eu-west-1',
+      BROKER_CONFIG: JSON.stringify({
+        clients: [
+          {
+            name: 'shop',
+            tokenEndpoint: 'https://idp.example.com/token',
+            clientId: 'm2m',
+            clientSecret: { secretId: 'shop' },
+          },
+        ],
+      }),
+    },
+  });
+  const ms = Number(result.stdout.trim());
+  if (result.status !== 0 || !Number.isFinite(ms)) throw new Error(`import of ${file} failed: ${result.stderr}`);
+  return ms;
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+function summary(xs: number[]): { median: number; text: string } {
+  const m = median(xs);
+  return { median: m, text: `ratio ${m.toFixed(3)} [${Math.min(...xs).toFixed(3)}-${Math.max(...xs).toFixed(3)}]` };
+}
+
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1).padStart(7)} KiB`;
+}
