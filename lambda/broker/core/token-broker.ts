@@ -2,6 +2,7 @@ import { DEFAULT_CACHE_NAMESPACE } from '../../shared/contract.ts';
 import type { BrokerErrorCode } from '../../shared/error-codes.ts';
 import { normalizeScopes } from '../../shared/oauth-syntax.ts';
 import { CacheKeys } from './cache-key.ts';
+import { ClientRequests } from './client-requests.ts';
 import type { BrokerConfig, ClientConfig } from './config.ts';
 import { BrokerError, toBrokerError } from './errors.ts';
 import type { SecretStore, SecretVersion } from './secret-store.ts';
@@ -80,26 +81,26 @@ const WARM_UP_RESERVE_MS = 1_000;
  * request against the configuration, serves the cached token or obtains a new one.
  */
 export class TokenBroker {
-  readonly #clients: ReadonlyMap<string, ClientConfig>;
+  readonly #clients: ReadonlyMap<string, ClientRequests>;
   readonly #config: BrokerConfig;
   readonly #deps: TokenBrokerDeps;
   readonly #now: () => number;
-  readonly #keys: CacheKeys;
 
   constructor(config: BrokerConfig, deps: TokenBrokerDeps) {
     this.#config = config;
-    this.#clients = new Map(config.clients.map((c) => [c.name, c]));
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
-    this.#keys = new CacheKeys(deps.cacheNamespace ?? DEFAULT_CACHE_NAMESPACE);
+    const keys = new CacheKeys(deps.cacheNamespace ?? DEFAULT_CACHE_NAMESPACE);
+    const obtain = (client: ClientConfig, scopes: readonly string[]) => this.#obtain(client, scopes);
+    this.#clients = new Map(config.clients.map((c) => [c.name, new ClientRequests(c, keys, obtain)]));
   }
 
   async getToken(request: TokenRequest, budget: InvocationBudget = {}): Promise<IssuedToken> {
-    const client = this.#clients.get(request.client);
-    if (!client) throw new BrokerError('unknown_client', `No client named "${request.client}" is configured`);
-    const scopes = resolveScopes(client, request.scopes);
-    const { token, source, refreshError } = await this.#deps.cache.get(this.#cacheRequest(client, scopes, budget));
-    if (source === 'stale') this.#deps.telemetry.servedStale(client.name, toBrokerError(refreshError));
+    const requests = this.#clients.get(request.client);
+    if (!requests) throw new BrokerError('unknown_client', `No client named "${request.client}" is configured`);
+    const cacheRequest = requests.resolve(request.scopes);
+    const { token, source, refreshError } = await this.#deps.cache.get(cacheRequest, budget.remainingMs);
+    if (source === 'stale') this.#deps.telemetry.servedStale(request.client, toBrokerError(refreshError));
     const nowMs = this.#now();
     return {
       accessToken: token.accessToken,
@@ -125,15 +126,15 @@ export class TokenBroker {
     let next = 0;
     const worker = async (): Promise<void> => {
       for (let i = next++; i < candidates.length; i = next++) {
-        const { client, scopes } = candidates[i] as { client: ClientConfig; scopes: readonly string[] };
-        const scope = scopes.join(' ');
+        const { client, request } = candidates[i] as { client: ClientConfig; request: CacheRequest };
+        const scope = request.descriptor.scopes.join(' ');
         const remaining = budget.remainingMs?.() ?? Number.POSITIVE_INFINITY;
         if (remaining < client.deadlineMs + WARM_UP_RESERVE_MS) {
           outcomes.push({ client: client.name, scope, status: 'deferred' });
           continue;
         }
-        const request = this.#cacheRequest(client, scopes, budget);
-        const { outcome, token, error } = await this.#deps.cache.refreshIfDue(request, this.#now() + lookAheadMs);
+        const dueBy = this.#now() + lookAheadMs;
+        const { outcome, token, error } = await this.#deps.cache.refreshIfDue(request, dueBy, budget.remainingMs);
         if (outcome === 'failed' || !token) {
           outcomes.push({ client: client.name, scope, status: 'failed', error: toBrokerError(error).code });
           continue;
@@ -160,32 +161,21 @@ export class TokenBroker {
   }
 
   /** Each client's default scope set, then the keys served recently that are still configured, once each. */
-  async #warmUpCandidates(now: number): Promise<{ client: ClientConfig; scopes: readonly string[] }[]> {
+  async #warmUpCandidates(now: number): Promise<{ client: ClientConfig; request: CacheRequest }[]> {
     const { warmUpWindowSeconds, warmUpMaxKeys } = this.#config;
-    const candidates = new Map<string, { client: ClientConfig; scopes: readonly string[] }>();
-    for (const client of this.#clients.values()) {
-      candidates.set(this.#keys.of(client, client.scopes).key, { client, scopes: client.scopes });
+    const candidates = new Map<string, { client: ClientConfig; request: CacheRequest }>();
+    for (const requests of this.#clients.values()) {
+      const request = requests.resolve(undefined);
+      candidates.set(request.key, { client: requests.client, request });
     }
     const served = await this.#deps.cache.recentlyServed(now - warmUpWindowSeconds * 1000, warmUpMaxKeys);
     for (const { client: name, scopes } of served) {
-      const client = this.#clients.get(name);
-      if (!client || !scopes.every((s) => client.scopes.includes(s))) continue;
-      const normalized = normalizeScopes(scopes);
-      candidates.set(this.#keys.of(client, normalized).key, { client, scopes: normalized });
+      const requests = this.#clients.get(name);
+      if (!requests || !scopes.every((s) => requests.client.scopes.includes(s))) continue;
+      const request = requests.forScopes(normalizeScopes(scopes));
+      candidates.set(request.key, { client: requests.client, request });
     }
     return [...candidates.values()].slice(0, Math.max(warmUpMaxKeys, this.#clients.size));
-  }
-
-  #cacheRequest(client: ClientConfig, scopes: readonly string[], budget: InvocationBudget): CacheRequest {
-    const { key, descriptor } = this.#keys.of(client, scopes);
-    return {
-      key,
-      descriptor,
-      fetch: () => this.#obtain(client, scopes),
-      attemptMs: client.attemptTimeoutMs,
-      waitMs: client.deadlineMs,
-      ...(budget.remainingMs ? { remainingMs: budget.remainingMs } : {}),
-    };
   }
 
   async #obtain(client: ClientConfig, scopes: readonly string[]): Promise<CachedToken> {
@@ -227,18 +217,4 @@ export class TokenBroker {
       expiresAt: obtainedAt + lifetimeMs,
     };
   }
-}
-
-function resolveScopes(client: ClientConfig, requested: readonly string[] | undefined): readonly string[] {
-  if (requested === undefined || requested.length === 0) return client.scopes;
-  const scopes = normalizeScopes(requested);
-  const allowed = new Set(client.scopes);
-  const refused = scopes.filter((s) => !allowed.has(s));
-  if (refused.length > 0) {
-    throw new BrokerError(
-      'invalid_scope',
-      `Client "${client.name}" may not request ${refused.map((s) => `"${s}"`).join(', ')} (allowed: ${client.scopes.join(' ') || 'none'})`,
-    );
-  }
-  return scopes;
 }

@@ -36,9 +36,12 @@ export interface CacheRequest {
   readonly attemptMs: number;
   /** How long a caller with no usable token may wait for another instance's refresh. */
   readonly waitMs: number;
-  /** Time left in this invocation (Lambda's `getRemainingTimeInMillis`). @default unbounded */
-  readonly remainingMs?: () => number;
 }
+
+/** Time left in the invocation that asks (Lambda's `getRemainingTimeInMillis`). */
+export type RemainingTime = () => number;
+
+const UNBOUNDED: RemainingTime = () => Number.POSITIVE_INFINITY;
 
 /** What the cache reports; the broker wires it to logs and metrics. */
 export interface CacheTelemetry {
@@ -132,13 +135,13 @@ export class TokenCache {
   }
 
   /** A token for the request's key: see the class's rules. */
-  async get(request: CacheRequest): Promise<CacheResult> {
-    const result = await this.#get(request);
+  async get(request: CacheRequest, remainingMs: RemainingTime = UNBOUNDED): Promise<CacheResult> {
+    const result = await this.#get(request, remainingMs);
     this.#noteServed(request);
     return result;
   }
 
-  async #get(request: CacheRequest): Promise<CacheResult> {
+  async #get(request: CacheRequest, remainingMs: RemainingTime): Promise<CacheResult> {
     const { key } = request;
     const now = this.#now();
     const current = this.#memory.get(key);
@@ -147,10 +150,10 @@ export class TokenCache {
     if (current && isUsable(current, now)) {
       if (failure) return { token: current, source: 'stale', refreshError: errorOfRecordedFailure(failure, now) };
       if (this.#inFlight.has(key)) return { token: current, source: 'memory' };
-      return this.#waitBriefly(this.#start(request, current, now), current);
+      return this.#waitBriefly(this.#start(request, current, now, remainingMs), current);
     }
     if (failure) throw errorOfRecordedFailure(failure, now);
-    const result = await (this.#inFlight.get(key) ?? this.#start(request, undefined, now));
+    const result = await (this.#inFlight.get(key) ?? this.#start(request, undefined, now, remainingMs));
     if (!isUsable(result.token, this.#now())) {
       throw new BrokerError('upstream_unavailable', 'No usable token could be obtained in time', {
         retryAfterSeconds: 1,
@@ -166,6 +169,7 @@ export class TokenCache {
   async refreshIfDue(
     request: CacheRequest,
     dueByMs: number,
+    remainingMs: RemainingTime = UNBOUNDED,
   ): Promise<{ outcome: RefreshOutcome; token?: CachedToken; error?: unknown }> {
     const now = this.#now();
     const current = this.#memory.get(request.key);
@@ -173,7 +177,7 @@ export class TokenCache {
     const failure = this.#activeFailure(request.key, now);
     if (failure) return { outcome: 'failed', error: errorOfRecordedFailure(failure, now) };
     try {
-      const result = await (this.#inFlight.get(request.key) ?? this.#start(request, current, dueByMs));
+      const result = await (this.#inFlight.get(request.key) ?? this.#start(request, current, dueByMs, remainingMs));
       if (result.source === 'stale') return { outcome: 'failed', error: result.refreshError };
       return { outcome: result.source === 'fetched' ? 'refreshed' : 'fresh', token: result.token };
     } catch (error) {
@@ -199,8 +203,13 @@ export class TokenCache {
   }
 
   /** Starts the one refresh of `request.key` on this instance; a token found that is fresh past `dueByMs` will do. */
-  #start(request: CacheRequest, current: CachedToken | undefined, dueByMs: number): Promise<CacheResult> {
-    const pending = this.#refresh(request, current, dueByMs).finally(() => {
+  #start(
+    request: CacheRequest,
+    current: CachedToken | undefined,
+    dueByMs: number,
+    remainingMs: RemainingTime,
+  ): Promise<CacheResult> {
+    const pending = this.#refresh(request, current, dueByMs, remainingMs).finally(() => {
       if (this.#inFlight.get(request.key) === pending) this.#inFlight.delete(request.key);
     });
     this.#inFlight.set(request.key, pending);
@@ -224,7 +233,12 @@ export class TokenCache {
     }
   }
 
-  async #refresh(request: CacheRequest, current: CachedToken | undefined, dueByMs: number): Promise<CacheResult> {
+  async #refresh(
+    request: CacheRequest,
+    current: CachedToken | undefined,
+    dueByMs: number,
+    remainingMs: RemainingTime,
+  ): Promise<CacheResult> {
     const shared = this.#sharedTier();
     if (!shared) return this.#fetchDirectly(request, current);
     try {
@@ -245,7 +259,7 @@ export class TokenCache {
       const lease = await shared.acquireLease(request.key, this.#leaseRequest(request));
       if (lease) return await this.#fetchUnderLease(shared, request, lease, current);
       if (current && isUsable(current, this.#now())) return { token: current, source: 'shared' };
-      return await this.#awaitHolder(shared, request);
+      return await this.#awaitHolder(shared, request, remainingMs);
     } catch (error) {
       if (!(error instanceof SharedTierError)) throw error;
       this.#tierFailed(error.operation, error.cause);
@@ -320,7 +334,11 @@ export class TokenCache {
    * item, with backoff, within the caller's budget. If the holder dies, take the lease over when
    * it expires, but only with time left for an attempt.
    */
-  async #awaitHolder(shared: SharedTokenStore, request: CacheRequest): Promise<CacheResult> {
+  async #awaitHolder(
+    shared: SharedTokenStore,
+    request: CacheRequest,
+    remainingMs: RemainingTime,
+  ): Promise<CacheResult> {
     const { key } = request;
     const deadline = this.#now() + request.waitMs;
     for (let delay = POLL_START_MS; ; delay = Math.min(POLL_MAX_MS, delay * 2)) {
@@ -336,8 +354,7 @@ export class TokenCache {
         throw errorOfRecordedFailure(entry.failure, now);
       }
       if (!entry?.lease || entry.lease.untilMs < now) {
-        const remaining = request.remainingMs?.() ?? Number.POSITIVE_INFINITY;
-        if (remaining < request.attemptMs + TAKEOVER_MARGIN_MS) {
+        if (remainingMs() < request.attemptMs + TAKEOVER_MARGIN_MS) {
           throw new BrokerError(
             'upstream_unavailable',
             'The instance refreshing this token stopped, and too little time is left to take over',
@@ -387,16 +404,17 @@ export class TokenCache {
   /** Remembers the key's last use; tells the shared tier at most once per `touchIntervalMs`, without waiting. */
   #noteServed(request: CacheRequest): void {
     const now = this.#now();
-    const served = this.#served.get(request.key);
-    const touchedAt = served?.touchedAt ?? 0;
-    const due = now - touchedAt >= this.#touchIntervalMs;
-    this.#served.set(request.key, {
-      descriptor: request.descriptor,
-      lastServedAt: now,
-      touchedAt: due ? now : touchedAt,
-    });
-    const shared = due ? this.#sharedTier() : undefined;
-    shared?.touch(request.key, now, request.descriptor).catch((error) => this.#tierFailed('touch', error));
+    let served = this.#served.get(request.key);
+    if (!served) {
+      served = { descriptor: request.descriptor, lastServedAt: now, touchedAt: Number.NEGATIVE_INFINITY };
+      this.#served.set(request.key, served);
+    }
+    served.lastServedAt = now;
+    if (now - served.touchedAt < this.#touchIntervalMs) return;
+    served.touchedAt = now;
+    this.#sharedTier()
+      ?.touch(request.key, now, request.descriptor)
+      .catch((error) => this.#tierFailed('touch', error));
   }
 }
 

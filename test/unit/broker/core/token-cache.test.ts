@@ -405,7 +405,7 @@ describe('Class: TokenCache', () => {
 
       // Act
       const outcome = cache({ shared: table, instanceId: 'late' })
-        .get(request(server, { remainingMs: () => 2_000 }))
+        .get(request(server), () => 2_000)
         .catch((e: BrokerError) => e);
       await vi.advanceTimersByTimeAsync(10_000);
 
