@@ -1,3 +1,4 @@
+import { MIN_TTL } from '../shared/contract.ts';
 import { LOOPBACK_HOSTS } from '../shared/oauth-syntax.ts';
 import { TokenBrokerConfigError } from './errors.ts';
 import type { TokenRequest } from './token-transport.ts';
@@ -25,16 +26,18 @@ export function parseBrokerUrl(value: string, field: string): URL {
   return url;
 }
 
-/** The token resource of a request: `{base}clients/{client}/token[?scope=...]`. */
+/** The token resource of a request: `{base}clients/{client}/token[?min_ttl=...&scope=...]`. */
 export function tokenUrl(base: URL, request: TokenRequest): { url: URL; query: Record<string, string> } {
   const url = new URL(`clients/${encodeURIComponent(request.client)}/token`, base);
   const query: Record<string, string> = {};
-  if (request.scopes !== undefined) {
-    query.scope = request.scopes.join(' ');
-    // Encoded exactly as SigV4 encodes it in the canonical query (RFC 3986, space as %20), so
-    // what is sent is what was signed. URLSearchParams would send `+` for the space.
-    url.search = `scope=${encodeRfc3986(query.scope)}`;
-  }
+  if (request.minTtlSeconds !== undefined) query[MIN_TTL.queryParameter] = String(request.minTtlSeconds);
+  if (request.scopes !== undefined) query.scope = request.scopes.join(' ');
+  // Encoded exactly as SigV4 encodes the canonical query (sorted, RFC 3986, space as %20), so what
+  // is sent is what was signed. URLSearchParams would send `+` for the space.
+  url.search = Object.keys(query)
+    .sort()
+    .map((name) => `${name}=${encodeRfc3986(query[name] as string)}`)
+    .join('&');
   return { url, query };
 }
 

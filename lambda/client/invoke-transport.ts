@@ -5,7 +5,7 @@
  * A separate entry point so that callers of the HTTP API do not bundle `@aws-sdk/client-lambda`.
  */
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import { ENV } from '../shared/contract.ts';
+import { ENV, MIN_TTL } from '../shared/contract.ts';
 import { TokenBrokerConfigError, TokenBrokerError, type TokenBrokerErrorCode } from './errors.ts';
 import type { BrokerResponse, TokenRequest, TokenTransport } from './token-transport.ts';
 
@@ -48,7 +48,11 @@ export class LambdaInvokeTransport implements TokenTransport {
   }
 
   async send(request: TokenRequest, signal: AbortSignal): Promise<BrokerResponse> {
-    const payload = request.scopes === undefined ? { client: request.client } : request;
+    const payload = {
+      client: request.client,
+      ...(request.scopes === undefined ? {} : { scopes: request.scopes }),
+      ...(request.minTtlSeconds === undefined ? {} : { [MIN_TTL.directField]: request.minTtlSeconds }),
+    };
     let output: InvokeCommandOutput;
     try {
       output = await this.#lambda.send(

@@ -82,23 +82,27 @@ export class TokenBrokerClient {
   }
 
   /**
-   * A token for `client` with `scopes` (omitted or empty: the client's default scopes).
+   * A token for `client` with `scopes` (omitted or empty: the client's default scopes), with at
+   * least `minTtlSeconds` left when given.
    * @throws {TokenBrokerError} with the broker's `code` (`invalid_scope`, `unknown_client`,
    * `upstream_rejected`, `upstream_unavailable`, ...) or `access_denied` when IAM refuses the call.
    */
   async getToken(request: TokenRequest): Promise<BrokerToken> {
     const normalized = normalizeTokenRequest(request);
-    return this.#cache.get(cacheKey(normalized), () =>
-      withRetries(
-        (remainingMs) =>
-          withTimeout(
-            async (signal) => readBrokerResponse(await this.#transport.send(normalized, signal), this.#clock()),
-            Math.max(0, Math.min(this.#attemptTimeoutMs, remainingMs)),
-          ),
-        classify,
-        this.#policy,
-        { now: this.#clock, sleep: this.#sleep, random: Math.random },
-      ),
+    return this.#cache.get(
+      cacheKey(normalized),
+      () =>
+        withRetries(
+          (remainingMs) =>
+            withTimeout(
+              async (signal) => readBrokerResponse(await this.#transport.send(normalized, signal), this.#clock()),
+              Math.max(0, Math.min(this.#attemptTimeoutMs, remainingMs)),
+            ),
+          classify,
+          this.#policy,
+          { now: this.#clock, sleep: this.#sleep, random: Math.random },
+        ),
+      (normalized.minTtlSeconds ?? 0) * 1000,
     );
   }
 }

@@ -30,15 +30,29 @@ export class TokenCache {
 
   constructor(private readonly now: () => number) {}
 
-  async get(key: string, load: () => Promise<ReceivedToken>): Promise<BrokerToken> {
+  /**
+   * The cached token for `key` while it is before its refresh point and, with `minTtlMs`, has at
+   * least that long left; otherwise one load shared by concurrent callers. A caller whose
+   * freshness a shared load does not meet loads once more for itself.
+   */
+  async get(key: string, load: () => Promise<ReceivedToken>, minTtlMs = 0): Promise<BrokerToken> {
     const entry = this.#entries.get(key);
-    if (entry !== undefined && this.now() < entry.refreshAtMs) return entry.token;
-    let pending = this.#inFlight.get(key);
-    if (pending === undefined) {
-      pending = this.#load(key, load);
-      this.#inFlight.set(key, pending);
+    if (entry !== undefined && this.#serves(entry, minTtlMs)) return entry.token;
+    const pending = this.#inFlight.get(key);
+    if (pending !== undefined) {
+      const shared = await pending;
+      if (this.#serves(shared, minTtlMs)) return shared.token;
     }
-    return (await pending).token;
+    const own: Promise<Entry> = this.#load(key, load).finally(() => {
+      if (this.#inFlight.get(key) === own) this.#inFlight.delete(key);
+    });
+    this.#inFlight.set(key, own);
+    return (await own).token;
+  }
+
+  #serves(entry: Entry, minTtlMs: number): boolean {
+    const now = this.now();
+    return now < entry.refreshAtMs && entry.token.expiresAt.getTime() - now >= minTtlMs;
   }
 
   async #load(key: string, load: () => Promise<ReceivedToken>): Promise<Entry> {
@@ -51,8 +65,6 @@ export class TokenCache {
       // The old entry is past its refresh point: serving it after a failure would hand out a token about to expire.
       this.#entries.delete(key);
       throw error;
-    } finally {
-      this.#inFlight.delete(key);
     }
   }
 }

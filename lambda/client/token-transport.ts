@@ -2,6 +2,12 @@
 export interface TokenRequest {
   readonly client: string;
   readonly scopes?: readonly string[];
+  /**
+   * The token must have at least this many seconds left when it is returned (some APIs refuse
+   * tokens about to expire). The broker gets a new one if its current token is too old.
+   * @default none: any token the broker would serve
+   */
+  readonly minTtlSeconds?: number;
 }
 
 /**

@@ -78,3 +78,10 @@ export const CACHE_ENCRYPTION_CONTEXT = {
   namespaceKey: 'm2m-token-broker:namespace',
   itemKey: 'm2m-token-broker:item',
 } as const;
+
+/**
+ * A caller's freshness requirement: the token served must have at least this many seconds left.
+ * The query parameter of the API, the field of a direct invocation, and the largest value either
+ * side accepts (each client may cap it lower, `maxMinTtlSeconds`).
+ */
+export const MIN_TTL = { queryParameter: 'min_ttl', directField: 'minTtlSeconds', maxSeconds: 86_400 } as const;

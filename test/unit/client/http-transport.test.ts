@@ -83,6 +83,18 @@ describe('Class: HttpTransport', () => {
     expect(broker.requests[0]?.verdict?.ok).toBe(true);
   });
 
+  it('signs a freshness requirement sent as min_ttl, before scope in the canonical order', async () => {
+    // Prepare
+    broker = await startFakeBroker({ verify: VERIFY });
+
+    // Act
+    await client({ credentials: SESSION }).getToken({ client: 'shop', scopes: ['read'], minTtlSeconds: 120 });
+
+    // Assess
+    expect(broker.requests[0]?.url).toBe('/prod/clients/shop/token?min_ttl=120&scope=read');
+    expect(broker.requests[0]?.verdict?.ok).toBe(true);
+  });
+
   it('signs the same resource whether or not the URL ends with a slash', async () => {
     // Prepare
     broker = await startFakeBroker({ verify: VERIFY });

@@ -77,6 +77,28 @@ describe('Class: LambdaInvokeTransport', () => {
     expect(JSON.parse(new TextDecoder().decode(payload))).toEqual({ client: 'shop' });
   });
 
+  it('sends a freshness requirement as minTtlSeconds', async () => {
+    // Prepare
+    lambdaMock.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: encode({
+        statusCode: 200,
+        access_token: 'tok',
+        token_type: 'Bearer',
+        expires_in: 300,
+        expires_at: nowSeconds() + 300,
+        scope: 'read',
+      }),
+    });
+
+    // Act
+    await clientWithInvoke().getToken({ client: 'shop', minTtlSeconds: 120 });
+
+    // Assess
+    const payload = lambdaMock.commandCalls(InvokeCommand)[0]?.args[0].input.Payload as Uint8Array;
+    expect(JSON.parse(new TextDecoder().decode(payload))).toEqual({ client: 'shop', minTtlSeconds: 120 });
+  });
+
   it.each([
     [400, 'invalid_scope'],
     [404, 'unknown_client'],

@@ -126,6 +126,41 @@ describe('Class: TokenBrokerClient', () => {
       expect(transport.requests).toHaveLength(2);
     });
 
+    it('serves a cached token only while it has minTtlSeconds left, else asks the broker with min_ttl', async () => {
+      // Prepare
+      const transport = scriptedTransport(
+        tokenResponse({ access_token: 'first' }),
+        tokenResponse({ access_token: 'second' }),
+      );
+      const client = new TokenBrokerClient({ transport });
+      await client.getToken({ client: 'shop' });
+      await vi.advanceTimersByTimeAsync(3_000_000);
+
+      // Act: 600 s left: enough for 300, not for 900.
+      const enough = await client.getToken({ client: 'shop', minTtlSeconds: 300 });
+      const fresher = await client.getToken({ client: 'shop', minTtlSeconds: 900 });
+
+      // Assess
+      expect([enough.accessToken, fresher.accessToken]).toEqual(['first', 'second']);
+      expect(transport.requests).toEqual([{ client: 'shop' }, { client: 'shop', minTtlSeconds: 900 }]);
+    });
+
+    it.each([-1, 1.5, 86_401, Number.NaN])('rejects minTtlSeconds %s without sending anything', async (n) => {
+      // Prepare
+      const transport = scriptedTransport(tokenResponse());
+      const client = new TokenBrokerClient({ transport });
+
+      // Act
+      const result = client.getToken({ client: 'shop', minTtlSeconds: n });
+
+      // Assess
+      await expect(result).rejects.toMatchObject({
+        code: 'invalid_request',
+        description: expect.stringContaining('minTtlSeconds'),
+      });
+      expect(transport.requests).toHaveLength(0);
+    });
+
     it('keeps one entry per client and scope set, whatever the order of the scopes', async () => {
       // Prepare
       const transport = scriptedTransport(tokenResponse());
