@@ -5,6 +5,7 @@
  * It is parsed and validated once, at cold start, into typed values. Every error names the field.
  */
 
+import { MIN_TTL } from '../../shared/contract.ts';
 import {
   CLIENT_NAME_PATTERN,
   LOOPBACK_HOSTS,
@@ -53,6 +54,8 @@ export interface ClientConfig {
   readonly deadlineMs: number;
   /** Retries after the first attempt, on network errors, 5xx and 429. @default 3 */
   readonly maxRetries: number;
+  /** The largest `min_ttl` a caller may ask for, in seconds. @default 900 */
+  readonly maxMinTtlSeconds: number;
 }
 
 export interface BrokerConfig {
@@ -112,6 +115,7 @@ export interface ClientInput {
   readonly attemptTimeoutMs?: number;
   readonly deadlineMs?: number;
   readonly maxRetries?: number;
+  readonly maxMinTtlSeconds?: number;
 }
 
 /** The configuration document as written. */
@@ -152,6 +156,7 @@ const CLIENT_KEYS = new Set(
     attemptTimeoutMs: true,
     deadlineMs: true,
     maxRetries: true,
+    maxMinTtlSeconds: true,
   } satisfies Record<keyof ClientInput, true>),
 );
 const ROOT_KEYS = new Set(
@@ -230,6 +235,8 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
     );
   }
   const maxRetries = optionalInteger(c.maxRetries, `${path}.maxRetries`, { min: 0, max: 10 }) ?? 3;
+  const maxMinTtlSeconds =
+    optionalInteger(c.maxMinTtlSeconds, `${path}.maxMinTtlSeconds`, { min: 0, max: MIN_TTL.maxSeconds }) ?? 900;
 
   return {
     name,
@@ -247,6 +254,7 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
     attemptTimeoutMs,
     deadlineMs,
     maxRetries,
+    maxMinTtlSeconds,
   };
 }
 

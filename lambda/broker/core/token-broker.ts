@@ -13,6 +13,8 @@ export interface TokenRequest {
   readonly client: string;
   /** Scopes wanted; `undefined` means all the client's configured scopes. */
   readonly scopes?: readonly string[];
+  /** The token must have at least this many seconds left (`min_ttl`), up to the client's `maxMinTtlSeconds`. */
+  readonly minTtlSeconds?: number;
 }
 
 /** What bounds one invocation's work. */
@@ -99,7 +101,8 @@ export class TokenBroker {
     const requests = this.#clients.get(request.client);
     if (!requests) throw new BrokerError('unknown_client', `No client named "${request.client}" is configured`);
     const cacheRequest = requests.resolve(request.scopes);
-    const { token, source, refreshError } = await this.#deps.cache.get(cacheRequest, budget.remainingMs);
+    const minTtlMs = minTtlMsOf(request, requests.client);
+    const { token, source, refreshError } = await this.#deps.cache.get(cacheRequest, budget.remainingMs, minTtlMs);
     if (source === 'stale') this.#deps.telemetry.servedStale(request.client, toBrokerError(refreshError));
     const nowMs = this.#now();
     return {
@@ -217,4 +220,16 @@ export class TokenBroker {
       expiresAt: obtainedAt + lifetimeMs,
     };
   }
+}
+
+function minTtlMsOf(request: TokenRequest, client: ClientConfig): number {
+  const { minTtlSeconds } = request;
+  if (minTtlSeconds === undefined) return 0;
+  if (minTtlSeconds > client.maxMinTtlSeconds) {
+    throw new BrokerError(
+      'invalid_request',
+      `min_ttl ${minTtlSeconds} exceeds the ${client.maxMinTtlSeconds} s client ${client.name} allows (maxMinTtlSeconds)`,
+    );
+  }
+  return minTtlSeconds * 1000;
 }

@@ -134,30 +134,48 @@ export class TokenCache {
     this.#touchIntervalMs = options.touchIntervalMs ?? 60_000;
   }
 
-  /** A token for the request's key: see the class's rules. */
-  async get(request: CacheRequest, remainingMs: RemainingTime = UNBOUNDED): Promise<CacheResult> {
-    const result = await this.#get(request, remainingMs);
+  /**
+   * A token for the request's key: see the class's rules. With `minTtlMs`, only a token with at
+   * least that long left will do: an older one counts as not usable for this request.
+   */
+  async get(request: CacheRequest, remainingMs: RemainingTime = UNBOUNDED, minTtlMs = 0): Promise<CacheResult> {
+    const result = await this.#get(request, remainingMs, minTtlMs);
     this.#noteServed(request);
     return result;
   }
 
-  async #get(request: CacheRequest, remainingMs: RemainingTime): Promise<CacheResult> {
+  async #get(request: CacheRequest, remainingMs: RemainingTime, minTtlMs: number): Promise<CacheResult> {
     const { key } = request;
     const now = this.#now();
     const current = this.#memory.get(key);
-    if (current && isFresh(current, now)) return { token: current, source: 'memory' };
+    const lives = current !== undefined && current.expiresAt - now >= minTtlMs;
+    if (current && lives && isFresh(current, now)) return { token: current, source: 'memory' };
     const failure = this.#activeFailure(key, now);
-    if (current && isUsable(current, now)) {
+    if (current && lives && isUsable(current, now)) {
       if (failure) return { token: current, source: 'stale', refreshError: errorOfRecordedFailure(failure, now) };
       if (this.#inFlight.has(key)) return { token: current, source: 'memory' };
-      return this.#waitBriefly(this.#start(request, current, now, remainingMs), current);
+      const refreshAhead = { refreshAfter: now, expiresAfter: 0 };
+      return this.#waitBriefly(this.#start(request, current, refreshAhead, remainingMs), current);
     }
     if (failure) throw errorOfRecordedFailure(failure, now);
-    const result = await (this.#inFlight.get(key) ?? this.#start(request, undefined, now, remainingMs));
+    const need = { refreshAfter: now, expiresAfter: now + minTtlMs };
+    let result = await (this.#inFlight.get(key) ?? this.#start(request, undefined, need, remainingMs));
+    if (!satisfies(result.token, need) && result.source !== 'fetched' && result.source !== 'stale') {
+      // A refresh this request joined was for a less demanding caller: one of its own.
+      result = await (this.#inFlight.get(key) ?? this.#start(request, undefined, need, remainingMs));
+    }
+    if (result.source === 'stale' && result.token.expiresAt < need.expiresAfter) throw result.refreshError;
     if (!isUsable(result.token, this.#now())) {
       throw new BrokerError('upstream_unavailable', 'No usable token could be obtained in time', {
         retryAfterSeconds: 1,
       });
+    }
+    if (result.token.expiresAt < need.expiresAfter) {
+      const lifetime = Math.floor((result.token.expiresAt - result.token.obtainedAt) / 1000);
+      throw new BrokerError(
+        'upstream_rejected',
+        `A token with ${Math.ceil(minTtlMs / 1000)} s left was asked for, but the authorization server issues tokens that live ${lifetime} s`,
+      );
     }
     return result;
   }
@@ -174,10 +192,11 @@ export class TokenCache {
     const now = this.#now();
     const current = this.#memory.get(request.key);
     if (current && current.refreshAt > dueByMs) return { outcome: 'fresh', token: current };
+    const need = { refreshAfter: dueByMs, expiresAfter: 0 };
     const failure = this.#activeFailure(request.key, now);
     if (failure) return { outcome: 'failed', error: errorOfRecordedFailure(failure, now) };
     try {
-      const result = await (this.#inFlight.get(request.key) ?? this.#start(request, current, dueByMs, remainingMs));
+      const result = await (this.#inFlight.get(request.key) ?? this.#start(request, current, need, remainingMs));
       if (result.source === 'stale') return { outcome: 'failed', error: result.refreshError };
       return { outcome: result.source === 'fetched' ? 'refreshed' : 'fresh', token: result.token };
     } catch (error) {
@@ -202,14 +221,14 @@ export class TokenCache {
     return local.sort((a, b) => b.lastServedAt - a.lastServedAt).slice(0, limit);
   }
 
-  /** Starts the one refresh of `request.key` on this instance; a token found that is fresh past `dueByMs` will do. */
+  /** Starts the one refresh of `request.key` on this instance; a token found that meets `need` will do. */
   #start(
     request: CacheRequest,
     current: CachedToken | undefined,
-    dueByMs: number,
+    need: Need,
     remainingMs: RemainingTime,
   ): Promise<CacheResult> {
-    const pending = this.#refresh(request, current, dueByMs, remainingMs).finally(() => {
+    const pending = this.#refresh(request, current, need, remainingMs).finally(() => {
       if (this.#inFlight.get(request.key) === pending) this.#inFlight.delete(request.key);
     });
     this.#inFlight.set(request.key, pending);
@@ -236,7 +255,7 @@ export class TokenCache {
   async #refresh(
     request: CacheRequest,
     current: CachedToken | undefined,
-    dueByMs: number,
+    need: Need,
     remainingMs: RemainingTime,
   ): Promise<CacheResult> {
     const shared = this.#sharedTier();
@@ -246,7 +265,7 @@ export class TokenCache {
       const found = entry?.token;
       if (found && isUsable(found, this.#now()) && (!current || found.expiresAt > current.expiresAt)) {
         this.#memory.set(request.key, found);
-        if (found.refreshAt > dueByMs) return { token: found, source: 'shared' };
+        if (satisfies(found, need)) return { token: found, source: 'shared' };
         current = found;
       }
       const failure = entry?.failure;
@@ -258,8 +277,10 @@ export class TokenCache {
       }
       const lease = await shared.acquireLease(request.key, this.#leaseRequest(request));
       if (lease) return await this.#fetchUnderLease(shared, request, lease, current);
-      if (current && isUsable(current, this.#now())) return { token: current, source: 'shared' };
-      return await this.#awaitHolder(shared, request, remainingMs);
+      if (current && isUsable(current, this.#now()) && current.expiresAt >= need.expiresAfter) {
+        return { token: current, source: 'shared' };
+      }
+      return await this.#awaitHolder(shared, request, need, remainingMs);
     } catch (error) {
       if (!(error instanceof SharedTierError)) throw error;
       this.#tierFailed(error.operation, error.cause);
@@ -337,6 +358,7 @@ export class TokenCache {
   async #awaitHolder(
     shared: SharedTokenStore,
     request: CacheRequest,
+    need: Need,
     remainingMs: RemainingTime,
   ): Promise<CacheResult> {
     const { key } = request;
@@ -345,7 +367,7 @@ export class TokenCache {
       await this.#sleep(Math.min(delay, Math.max(0, deadline - this.#now())));
       const now = this.#now();
       const entry = await shared.read(key);
-      if (entry?.token && isUsable(entry.token, now)) {
+      if (entry?.token && isUsable(entry.token, now) && entry.token.expiresAt >= need.expiresAfter) {
         this.#memory.set(key, entry.token);
         return { token: entry.token, source: 'shared' };
       }
@@ -416,6 +438,16 @@ export class TokenCache {
       ?.touch(request.key, now, request.descriptor)
       .catch((error) => this.#tierFailed('touch', error));
   }
+}
+
+/** What a token found must meet to end a refresh: fresh past `refreshAfter`, living until `expiresAfter`. */
+interface Need {
+  readonly refreshAfter: number;
+  readonly expiresAfter: number;
+}
+
+function satisfies(token: CachedToken, need: Need): boolean {
+  return token.refreshAt > need.refreshAfter && token.expiresAt >= need.expiresAfter;
 }
 
 /** A failure of the shared tier itself, as opposed to the authorization server's. */

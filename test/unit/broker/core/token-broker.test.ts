@@ -316,6 +316,35 @@ describe('Class: TokenBroker', () => {
     });
   });
 
+  describe('a freshness requirement (minTtlSeconds)', () => {
+    it('serves a token with at least that long left, obtaining a new one when the cached one is older', async () => {
+      // Prepare
+      const { broker, server } = setUp();
+      await broker.getToken({ client: 'shop' });
+      vi.advanceTimersByTime(50 * 60_000);
+
+      // Act: ten minutes left, fifteen asked for.
+      const token = await broker.getToken({ client: 'shop', minTtlSeconds: 900 });
+
+      // Assess
+      expect(token).toMatchObject({ source: 'fetched', expiresIn: 3600 });
+      expect(server.requestToken).toHaveBeenCalledTimes(2);
+    });
+
+    it("refuses more than the client's maxMinTtlSeconds with invalid_request naming it", async () => {
+      // Prepare
+      const { broker, server } = setUp();
+
+      // Act
+      const error = await brokerErrorOf(broker.getToken({ client: 'shop', minTtlSeconds: 901 }));
+
+      // Assess
+      expect(error.code).toBe('invalid_request');
+      expect(error.description).toContain('maxMinTtlSeconds');
+      expect(server.requestToken).not.toHaveBeenCalled();
+    });
+  });
+
   describe('Method: warmUp', () => {
     it('refreshes every client, reports a failing one, and does not throw', async () => {
       // Prepare

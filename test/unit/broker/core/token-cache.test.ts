@@ -515,6 +515,54 @@ describe('Class: TokenCache', () => {
     });
   });
 
+  describe("a caller's freshness requirement (min TTL)", () => {
+    it('serves the cached token while it lives long enough, and gets a new one when it does not', async () => {
+      // Prepare: a one-hour token with twenty minutes left, before its refresh point.
+      const server = authorizationServer();
+      const tokens = cache();
+      await tokens.get(request(server));
+      vi.advanceTimersByTime(40 * 60_000);
+
+      // Act
+      const enough = await tokens.get(request(server), undefined, 15 * 60_000);
+      const longer = await tokens.get(request(server), undefined, 25 * 60_000);
+
+      // Assess
+      expect(enough).toMatchObject({ source: 'memory', token: { accessToken: 'token-1' } });
+      expect(longer).toMatchObject({ source: 'fetched', token: { accessToken: 'token-2' } });
+    });
+
+    it('answers 502 naming both lifetimes when even a new token cannot meet it', async () => {
+      // Prepare
+      const server = authorizationServer();
+      const tokens = cache();
+
+      // Act
+      const outcome = tokens.get(request(server), undefined, 2 * HOUR_MS);
+
+      // Assess
+      await expect(outcome).rejects.toMatchObject({
+        code: 'upstream_rejected',
+        description:
+          'A token with 7200 s left was asked for, but the authorization server issues tokens that live 3600 s',
+      });
+    });
+
+    it("takes a long-enough token from the fleet's table without a token request", async () => {
+      // Prepare
+      const table = new FakeSharedStore();
+      const server = authorizationServer();
+      await cache({ shared: table, instanceId: 'a' }).get(request(server));
+
+      // Act
+      const result = await cache({ shared: table, instanceId: 'b' }).get(request(server), undefined, 30 * 60_000);
+
+      // Assess
+      expect(result).toMatchObject({ source: 'shared', token: { accessToken: 'token-1' } });
+      expect(server.calls).toBe(1);
+    });
+  });
+
   describe('Method: refreshIfDue (the warm-up)', () => {
     it('refreshes a token that reaches its refresh point before the look-ahead ends, and leaves others', async () => {
       // Prepare
