@@ -9,6 +9,7 @@ import {
 import type { ClientConfig } from '../core/config.ts';
 import { BrokerError } from '../core/errors.ts';
 import type { TokenEndpoint, TokenResponse } from '../core/token-endpoint.ts';
+import { boundedFetch, ResponseTooLargeError } from './bounded-fetch.ts';
 import { importClientPrivateKey } from './private-key.ts';
 
 export interface OAuthTokenEndpointDeps extends RetryClock {
@@ -25,6 +26,7 @@ export const systemTokenEndpointDeps: OAuthTokenEndpointDeps = {
  * client and secret version (a `private_key_jwt` key is imported once, not for every token).
  */
 export function createOAuthTokenEndpoint(deps: OAuthTokenEndpointDeps = systemTokenEndpointDeps): TokenEndpoint {
+  const bounded = { ...deps, fetch: boundedFetch(deps.fetch) };
   const auths = new Map<string, { readonly secret: string; readonly auth: Promise<oauth.ClientAuth> }>();
   const authFor = (client: ClientConfig, secret: string): Promise<oauth.ClientAuth> => {
     const known = auths.get(client.name);
@@ -37,7 +39,7 @@ export function createOAuthTokenEndpoint(deps: OAuthTokenEndpointDeps = systemTo
     return auth;
   };
   return async (client, secret, scopes) =>
-    requestClientCredentialsToken(client, await authFor(client, secret), scopes, deps);
+    requestClientCredentialsToken(client, await authFor(client, secret), scopes, bounded);
 }
 
 function credentialsRejected(clientName: string, detail: string): BrokerError {
@@ -50,7 +52,9 @@ function credentialsRejected(clientName: string, detail: string): BrokerError {
 
 /**
  * Client Credentials Grant (RFC 6749 §4.4) with oauth4webapi: one request, retried with backoff on
- * network errors, timeouts, 5xx and 429 (honouring `Retry-After`), inside the client's deadline.
+ * network errors (also while the body streams in), timeouts, 5xx and 429 (honouring
+ * `Retry-After`), inside the client's deadline. Only `token_type` Bearer is accepted (RFC 6750);
+ * bodies over {@link MAX_TOKEN_RESPONSE_BYTES} are refused unread.
  *
  * Errors are BrokerErrors built from sanitized facts (status, OAuth `error` code): oauth4webapi's
  * own errors can hold the response body, which on success holds the access token, so they are
@@ -73,6 +77,8 @@ async function requestClientCredentialsToken(
       [oauth.allowInsecureRequests]: client.tokenEndpoint.protocol === 'http:',
     });
     const result = await oauth.processClientCredentialsResponse(as, oauthClient, response);
+    // oauth4webapi accepts `dpop` too (lowercased), but the broker hands tokens out as Bearer.
+    if (result.token_type !== 'bearer') throw unsupportedTokenType(client.name, result.token_type);
     return {
       accessToken: result.access_token,
       tokenType: 'Bearer',
@@ -129,14 +135,26 @@ function responseOf(error: unknown): Response | undefined {
 }
 
 function isTransportFailure(error: unknown): boolean {
-  const { name, code } = (error ?? {}) as { name?: string; code?: string };
+  const { name, code } = (error ?? {}) as { name?: string; code?: unknown };
   // fetch() rejects with a plain TypeError on network errors (oauth4webapi's own TypeErrors carry a
-  // `code`: those are bugs, not transport failures); AbortSignal.timeout with TimeoutError.
+  // `code`: those are bugs, not transport failures); AbortSignal.timeout with TimeoutError (a
+  // DOMException, whose numeric `code` is legacy).
   return (name === 'TypeError' && code === undefined) || name === 'TimeoutError' || name === 'AbortError';
 }
 
+/**
+ * A failure while the body was read (connection reset, a body that stalls past the attempt's
+ * timeout, the size limit) reaches us wrapped in oauth4webapi's parse error: unwrap it, so it is
+ * judged as what it is, not as an invalid response.
+ */
+function underlyingFailure(error: unknown): unknown {
+  if (!(error instanceof oauth.OperationProcessingError)) return error;
+  const cause = error.cause;
+  return isTransportFailure(cause) || cause instanceof ResponseTooLargeError ? cause : error;
+}
+
 function classifyFailure(error: unknown, now: () => number): RetryDecision {
-  if (isTransportFailure(error)) return { retry: true };
+  if (isTransportFailure(underlyingFailure(error))) return { retry: true };
   const status = httpStatusOf(error);
   if (status === 429 || (status !== undefined && status >= 500)) {
     const retryAfterMs = retryAfterMsOf(responseOf(error), now);
@@ -152,12 +170,26 @@ function retryAfterMsOf(response: Response | undefined, now: () => number): numb
 function toUpstreamError(error: unknown, client: ClientConfig, now: () => number): BrokerError {
   if (error instanceof BrokerError) return error;
   const name = client.name;
-  if (isTransportFailure(error)) {
-    const what = (error as Error).name === 'TypeError' ? 'unreachable' : 'not answering in time';
-    return new BrokerError('upstream_unavailable', `The authorization server of client ${name} is ${what}`, {
-      cause: new Error(describeTransportFailure(error)),
+  const underlying = underlyingFailure(error);
+  if (isTransportFailure(underlying)) {
+    const whileReading = underlying !== error;
+    const what =
+      (underlying as Error).name !== 'TypeError'
+        ? 'is not answering in time'
+        : whileReading
+          ? 'broke off its answer'
+          : 'is unreachable';
+    return new BrokerError('upstream_unavailable', `The authorization server of client ${name} ${what}`, {
+      cause: new Error(describeTransportFailure(underlying)),
       retryAfterSeconds: 5,
     });
+  }
+  if (underlying instanceof ResponseTooLargeError) {
+    return new BrokerError(
+      'upstream_rejected',
+      `The authorization server of client ${name} sent a response over the ${underlying.limitBytes}-byte limit`,
+      { rejection: 'invalid_response' },
+    );
   }
   const status = httpStatusOf(error);
   if (error instanceof oauth.ResponseBodyError && error.error === 'invalid_client') {
@@ -185,11 +217,8 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
     });
   }
   if (error instanceof oauth.UnsupportedOperationError) {
-    return new BrokerError(
-      'upstream_rejected',
-      `The authorization server of client ${name} issued an unsupported token_type`,
-      { rejection: 'invalid_response' },
-    );
+    const body = (error.cause as { body?: { token_type?: unknown } } | undefined)?.body;
+    return unsupportedTokenType(name, body?.token_type);
   }
   if (error instanceof oauth.OperationProcessingError) {
     return new BrokerError(
@@ -201,6 +230,22 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
   return new BrokerError('internal_error', `The token request of client ${name} failed unexpectedly`, {
     cause: new Error((error as Error | undefined)?.name ?? 'Error'),
   });
+}
+
+/**
+ * Names the type when it looks like one (`DPoP`, `N_A`, `mac`...): a server that put something
+ * else there (its token, say) must not get it into a log line.
+ */
+function unsupportedTokenType(clientName: string, tokenType: unknown): BrokerError {
+  const named =
+    typeof tokenType === 'string' && /^[A-Za-z][\w.-]{0,19}$/.test(tokenType)
+      ? `"${tokenType}"`
+      : 'an unrecognizable one';
+  return new BrokerError(
+    'upstream_rejected',
+    `The authorization server of client ${clientName} issued a token of type ${named}, not Bearer`,
+    { rejection: 'invalid_response' },
+  );
 }
 
 /** Network error codes (ECONNREFUSED, ENOTFOUND...) help operators; messages of the fetch cause are enough. */

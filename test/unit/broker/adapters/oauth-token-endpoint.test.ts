@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { MAX_TOKEN_RESPONSE_BYTES } from '../../../../lambda/broker/adapters/bounded-fetch.ts';
 import { createOAuthTokenEndpoint } from '../../../../lambda/broker/adapters/oauth-token-endpoint.ts';
 import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
 import { everythingSaidAbout } from '../../../support/leaks.ts';
@@ -8,9 +9,12 @@ import { virtualTime } from '../../../support/virtual-time.ts';
 import { CLIENT_SECRET, clientConfig, TOKEN_ENDPOINT } from '../support/client-config.ts';
 import {
   type Answer,
+  bodyBreaksOff,
+  bodyStalls,
   connectionRefused,
   errorResponse,
   hangs,
+  largeBody,
   scriptedFetch,
   tokenResponse,
 } from '../support/scripted-fetch.ts';
@@ -233,6 +237,37 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(requests).toHaveLength(1);
     });
 
+    it.each([
+      ['DPoP', 'dpop'],
+      ['N_A', 'n_a'],
+    ])('refuses a token of type %s as an invalid response naming the type, without retrying', async (type, named) => {
+      // Prepare
+      const { outcome, requests } = request([
+        tokenResponse({ access_token: ACCESS_TOKEN, token_type: type, expires_in: 3600 }),
+      ]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_rejected');
+      expect(error.rejection).toBe('invalid_response');
+      expect(error.description).toContain(`token of type "${named}"`);
+      expect(requests).toHaveLength(1);
+    });
+
+    it('does not echo a token_type that does not look like one', async () => {
+      // Prepare
+      const { outcome } = request([tokenResponse({ access_token: ACCESS_TOKEN, token_type: `x ${LEAKY_TOKEN}` })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.description).toContain('an unrecognizable one');
+      expect(everythingSaidAbout(error)).not.toContain(LEAKY_TOKEN);
+    });
+
     it('refuses a 200 response that is not JSON', async () => {
       // Prepare
       const { outcome } = request([() => new Response('<html>login</html>', { status: 200 })]);
@@ -342,6 +377,114 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(error.code).toBe('upstream_unavailable');
       expect(error.description).toContain('not answering in time');
       expect(requests).toHaveLength(2);
+    });
+  });
+
+  describe('a body that breaks off or stalls', () => {
+    it('retries a connection reset while the body is read, and returns the token that follows', async () => {
+      // Prepare
+      const { outcome, requests } = request([bodyBreaksOff(), goodToken]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
+      expect(requests).toHaveLength(2);
+    });
+
+    it('reports a body that keeps breaking off as upstream_unavailable with a Retry-After', async () => {
+      // Prepare
+      const { outcome, requests } = request([bodyBreaksOff()]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_unavailable');
+      expect(error.description).toContain('broke off its answer');
+      expect(error.retryAfterSeconds).toBe(5);
+      expect(requests).toHaveLength(4);
+      expect(everythingSaidAbout(error)).toContain('ECONNRESET');
+    });
+
+    it('ends an attempt whose body stalls past attemptTimeoutMs and retries it', async () => {
+      // Prepare
+      const { outcome, requests } = request([bodyStalls(), goodToken], {
+        overrides: { attemptTimeoutMs: 100, deadlineMs: 1000, maxRetries: 1 },
+      });
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
+      expect(requests).toHaveLength(2);
+    });
+
+    it('reports a body that keeps stalling as upstream_unavailable, not answering in time', async () => {
+      // Prepare
+      const { outcome, requests } = request([bodyStalls()], {
+        overrides: { attemptTimeoutMs: 100, deadlineMs: 100, maxRetries: 1 },
+      });
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_unavailable');
+      expect(error.description).toContain('not answering in time');
+      expect(requests).toHaveLength(2);
+    });
+  });
+
+  describe('the size of the response', () => {
+    it('refuses a Content-Length over the limit without reading the body, naming the limit', async () => {
+      // Prepare
+      const body = largeBody(MAX_TOKEN_RESPONSE_BYTES + 1, { announceLength: true });
+      const { outcome, requests } = request([body.answer]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_rejected');
+      expect(error.rejection).toBe('invalid_response');
+      expect(error.description).toContain(`${MAX_TOKEN_RESPONSE_BYTES}-byte limit`);
+      expect(requests).toHaveLength(1);
+      expect(body.produced()).toBeLessThanOrEqual(64 * 1024);
+    });
+
+    it('stops reading an unannounced body as soon as it passes the limit', async () => {
+      // Prepare
+      const body = largeBody(50 * MAX_TOKEN_RESPONSE_BYTES);
+      const { outcome, requests } = request([body.answer]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_rejected');
+      expect(error.description).toContain(`${MAX_TOKEN_RESPONSE_BYTES}-byte limit`);
+      expect(requests).toHaveLength(1);
+      expect(body.produced()).toBeLessThan(MAX_TOKEN_RESPONSE_BYTES + 4 * 64 * 1024);
+    });
+
+    it('reads a body just under the limit', async () => {
+      // Prepare
+      const padding = ' '.repeat(MAX_TOKEN_RESPONSE_BYTES - 200);
+      const { outcome } = request([
+        () =>
+          new Response(`{"access_token":"${ACCESS_TOKEN}","token_type":"Bearer"${padding}}`, {
+            headers: { 'content-type': 'application/json' },
+          }),
+      ]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
     });
   });
 
