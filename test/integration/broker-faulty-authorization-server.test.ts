@@ -86,6 +86,66 @@ describe('Broker against a misbehaving authorization server (fault server)', () 
     });
   });
 
+  describe('expires_in', () => {
+    it('cuts a lifetime of a year to maxLifetimeSeconds (default one day)', async () => {
+      // Prepare
+      server.answer({ expiresIn: 31_536_000 });
+      const { url } = await broker();
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(200);
+      expect(reply.body.expires_in).toBe(86_400);
+    });
+
+    it('serves a 3-second token without caching it: the next request asks the server again', async () => {
+      // Prepare
+      server.answer({ expiresIn: 3 });
+      const { url } = await broker();
+
+      // Act
+      const first = await getToken(url, 'shop', 'read');
+      const second = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect([first.status, second.status]).toEqual([200, 200]);
+      expect(first.body.expires_in).toBeGreaterThanOrEqual(1);
+      expect(second.body.access_token).not.toBe(first.body.access_token);
+      expect(server.requests).toHaveLength(2);
+    });
+
+    it('answers 502 for a token that expires in half a second, instead of serving 0 seconds', async () => {
+      // Prepare
+      server.answer({ expiresIn: 0.5 });
+      const { url } = await broker();
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(502);
+      expect(reply.body.error).toBe('upstream_rejected');
+      expect(reply.body.error_description).toContain('expires within 1 s');
+    });
+
+    it('takes the lifetime from the exp of a JWT access token when expires_in is missing', async () => {
+      // Prepare
+      const exp = Math.floor(Date.now() / 1000) + 1_800;
+      const payload = Buffer.from(JSON.stringify({ sub: 'm2m', exp })).toString('base64url');
+      server.answer({ expiresIn: null, accessToken: `eyJhbGciOiJSUzI1NiJ9.${payload}.c2ln` });
+      const { url } = await broker();
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(200);
+      expect(reply.body.expires_at).toBe(exp);
+    });
+  });
+
   describe('a connection that breaks off or stalls', () => {
     it('retries a connection reset in the middle of the body and serves the next answer', async () => {
       // Prepare

@@ -10,6 +10,7 @@ import type { ClientConfig } from '../core/config.ts';
 import { BrokerError } from '../core/errors.ts';
 import type { TokenEndpoint, TokenResponse } from '../core/token-endpoint.ts';
 import { boundedFetch, ResponseTooLargeError } from './bounded-fetch.ts';
+import { jwtSecondsLeft } from './jwt-lifetime.ts';
 import { importClientPrivateKey } from './private-key.ts';
 
 export interface OAuthTokenEndpointDeps extends RetryClock {
@@ -82,7 +83,10 @@ async function requestClientCredentialsToken(
     return {
       accessToken: result.access_token,
       tokenType: 'Bearer',
-      expiresInSeconds: validLifetime(result.expires_in) ?? client.defaultExpiresInSeconds,
+      expiresInSeconds:
+        validLifetime(result.expires_in) ??
+        jwtSecondsLeft(result.access_token, deps.now()) ??
+        client.defaultExpiresInSeconds,
       scope: result.scope ?? scopes.join(' '),
     };
   };
@@ -113,7 +117,7 @@ async function clientAuthentication(client: ClientConfig, secret: string): Promi
   }
 }
 
-/** A zero or negative lifetime is as good as none: the client's default applies. */
+/** A zero or negative lifetime is as good as none: the token's own `exp` or the client's default applies. */
 function validLifetime(expiresIn: number | undefined): number | undefined {
   return expiresIn !== undefined && expiresIn > 0 ? expiresIn : undefined;
 }

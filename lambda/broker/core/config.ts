@@ -45,8 +45,18 @@ export interface ClientConfig {
   readonly extraParams: Readonly<Record<string, string>>;
   /** Fraction of a token's lifetime after which it is refreshed. @default 0.75 */
   readonly refreshAt: number;
-  /** Lifetime assumed when the server sends no `expires_in`. @default 300 (seconds) */
+  /**
+   * Lifetime assumed when the server sends no `expires_in` and the access token is not a JWT with
+   * an `exp`. @default min(300, maxLifetimeSeconds) (seconds)
+   */
   readonly defaultExpiresInSeconds: number;
+  /** Longest lifetime the broker believes: a longer `expires_in` (or JWT `exp`) is cut to it. @default 86400 (seconds) */
+  readonly maxLifetimeSeconds: number;
+  /**
+   * A token that lives less than this is served to the requests that obtained it but never
+   * cached: the next request asks the server again. @default 5 (seconds)
+   */
+  readonly minCacheableLifetimeSeconds: number;
   /** Timeout of one HTTP attempt to the token endpoint. @default min(5000, deadlineMs) */
   readonly attemptTimeoutMs: number;
   /** Deadline for one token request including retries. @default 15000 (well under API Gateway's 29 s) */
@@ -109,6 +119,8 @@ export interface ClientInput {
   readonly extraParams?: Readonly<Record<string, string>>;
   readonly refreshAt?: number;
   readonly defaultExpiresInSeconds?: number;
+  readonly maxLifetimeSeconds?: number;
+  readonly minCacheableLifetimeSeconds?: number;
   readonly attemptTimeoutMs?: number;
   readonly deadlineMs?: number;
   readonly maxRetries?: number;
@@ -149,6 +161,8 @@ const CLIENT_KEYS = new Set(
     extraParams: true,
     refreshAt: true,
     defaultExpiresInSeconds: true,
+    maxLifetimeSeconds: true,
+    minCacheableLifetimeSeconds: true,
     attemptTimeoutMs: true,
     deadlineMs: true,
     maxRetries: true,
@@ -217,8 +231,7 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
   const resource = parseResource(c.resource, `${path}.resource`);
   const extraParams = parseExtraParams(c.extraParams, `${path}.extraParams`);
   const refreshAt = optionalNumber(c.refreshAt, `${path}.refreshAt`, { min: 0.1, max: 0.95 }) ?? 0.75;
-  const defaultExpiresInSeconds =
-    optionalInteger(c.defaultExpiresInSeconds, `${path}.defaultExpiresInSeconds`, { min: 1, max: 86_400 }) ?? 300;
+  const { maxLifetimeSeconds, minCacheableLifetimeSeconds, defaultExpiresInSeconds } = parseLifetimes(c, path);
   const deadlineMs = optionalInteger(c.deadlineMs, `${path}.deadlineMs`, { min: 100, max: 25_000 }) ?? 15_000;
   const attemptTimeoutMs =
     optionalInteger(c.attemptTimeoutMs, `${path}.attemptTimeoutMs`, { min: 100, max: 25_000 }) ??
@@ -244,10 +257,35 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
     extraParams,
     refreshAt,
     defaultExpiresInSeconds,
+    maxLifetimeSeconds,
+    minCacheableLifetimeSeconds,
     attemptTimeoutMs,
     deadlineMs,
     maxRetries,
   };
+}
+
+function parseLifetimes(c: Record<string, unknown>, path: string) {
+  const maxLifetimeSeconds =
+    optionalInteger(c.maxLifetimeSeconds, `${path}.maxLifetimeSeconds`, { min: 60, max: 31_536_000 }) ?? 86_400;
+  const minCacheableLifetimeSeconds =
+    optionalInteger(c.minCacheableLifetimeSeconds, `${path}.minCacheableLifetimeSeconds`, { min: 0, max: 3_600 }) ?? 5;
+  if (minCacheableLifetimeSeconds >= maxLifetimeSeconds) {
+    throw new ConfigError(
+      `${path}.minCacheableLifetimeSeconds`,
+      `(${minCacheableLifetimeSeconds}) must be less than maxLifetimeSeconds (${maxLifetimeSeconds})`,
+    );
+  }
+  const defaultExpiresInSeconds =
+    optionalInteger(c.defaultExpiresInSeconds, `${path}.defaultExpiresInSeconds`, { min: 1, max: 86_400 }) ??
+    Math.min(300, maxLifetimeSeconds);
+  if (defaultExpiresInSeconds > maxLifetimeSeconds) {
+    throw new ConfigError(
+      `${path}.defaultExpiresInSeconds`,
+      `(${defaultExpiresInSeconds}) must not exceed maxLifetimeSeconds (${maxLifetimeSeconds})`,
+    );
+  }
+  return { maxLifetimeSeconds, minCacheableLifetimeSeconds, defaultExpiresInSeconds };
 }
 
 function parseEndpoint(value: unknown, field: string): URL {

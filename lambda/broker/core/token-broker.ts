@@ -72,6 +72,8 @@ export interface TokenBrokerDeps {
 
 /** How many keys a warm-up refreshes at once. */
 const WARM_UP_CONCURRENCY = 4;
+/** A token must live longer than this to be served: the caller gets whole seconds left, at least 1. */
+const MIN_LIFETIME_SECONDS = 1;
 /** Time a warm-up keeps in hand: it starts no refresh it could not finish. */
 const WARM_UP_RESERVE_MS = 1_000;
 
@@ -215,9 +217,22 @@ export class TokenBroker {
     return this.#deps.secrets.reloadAfterRejection(client.clientSecret, rejected);
   }
 
+  /**
+   * The lifetime the server gave, bounded: cut to `maxLifetimeSeconds`; under
+   * `minCacheableLifetimeSeconds` served but not cached; a second or less refused (it could only
+   * be served as a token with 0 seconds left).
+   */
   #toCached(client: ClientConfig, response: TokenResponse): CachedToken {
+    const lifetimeSeconds = Math.min(response.expiresInSeconds, client.maxLifetimeSeconds);
+    if (!(lifetimeSeconds > MIN_LIFETIME_SECONDS)) {
+      throw new BrokerError(
+        'upstream_rejected',
+        `The authorization server of client ${client.name} issued a token that expires within ${MIN_LIFETIME_SECONDS} s (${lifetimeSeconds} s)`,
+        { rejection: 'invalid_response' },
+      );
+    }
     const obtainedAt = this.#now();
-    const lifetimeMs = response.expiresInSeconds * 1000;
+    const lifetimeMs = lifetimeSeconds * 1000;
     return {
       accessToken: response.accessToken,
       tokenType: 'Bearer',
@@ -225,6 +240,7 @@ export class TokenBroker {
       obtainedAt,
       refreshAt: obtainedAt + lifetimeMs * client.refreshAt,
       expiresAt: obtainedAt + lifetimeMs,
+      ...(lifetimeSeconds < client.minCacheableLifetimeSeconds ? { ephemeral: true as const } : {}),
     };
   }
 }

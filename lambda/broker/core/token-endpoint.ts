@@ -11,7 +11,11 @@ export type TokenEndpoint = (client: ClientConfig, secret: string, scopes: reado
 export interface TokenResponse {
   readonly accessToken: string;
   readonly tokenType: 'Bearer';
-  /** Lifetime in seconds: the server's `expires_in`, or the client's `defaultExpiresInSeconds`. */
+  /**
+   * Lifetime in seconds, as the server tells it: its `expires_in`; without one, the time left
+   * until the `exp` of an access token that is a JWT; else the client's `defaultExpiresInSeconds`.
+   * May be fractional, or too short or too long to believe: the core bounds it.
+   */
   readonly expiresInSeconds: number;
   /** Granted scopes: the response's `scope`, or the requested ones when the server omits it (RFC 6749 §5.1). */
   readonly scope: string;

@@ -156,6 +156,34 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(token.expiresInSeconds).toBe(120);
     });
 
+    describe('without expires_in', () => {
+      const START_SECONDS = 1_700_000_000;
+      const jwt = (claims: Record<string, unknown>) =>
+        ['{"alg":"RS256","typ":"at+jwt"}', JSON.stringify(claims), 'signature']
+          .map((part, i) => (i < 2 ? Buffer.from(part).toString('base64url') : part))
+          .join('.');
+
+      it.each([
+        ['the exp of a JWT access token', jwt({ sub: 'shop-m2m', exp: START_SECONDS + 1234 }), {}, 1234],
+        ['expires_in over the exp of a JWT', jwt({ exp: START_SECONDS + 1234 }), { expires_in: 600 }, 600],
+        ['the default for a JWT without exp', jwt({ sub: 'shop-m2m' }), {}, 120],
+        ['the default for a JWT whose exp is not a number', jwt({ exp: 'soon' }), {}, 120],
+        ['the default for an opaque token with dots', 'opaque.token.value', {}, 120],
+        ['the default for an encrypted JWT', 'a.b.c.d.e', {}, 120],
+      ])('uses %s', async (_case, accessToken, lifetime, expected) => {
+        // Prepare
+        const { outcome } = request([tokenResponse({ access_token: accessToken, token_type: 'Bearer', ...lifetime })], {
+          overrides: { defaultExpiresInSeconds: 120 },
+        });
+
+        // Act
+        const token = await outcome;
+
+        // Assess
+        expect(token.expiresInSeconds).toBe(expected);
+      });
+    });
+
     it('accepts a lowercase token_type and reports it as Bearer', async () => {
       // Prepare
       const { outcome } = request([

@@ -16,7 +16,7 @@ const LOOK_AHEAD_SECONDS = 360;
  * A fake authorization server: it accepts the secrets in `accepted`, numbers its tokens and
  * grants what was asked. Cases it cannot produce are set with `mockImplementationOnce`.
  */
-function fakeAuthorizationServer(accepted: string[] = ['secret-v1']) {
+function fakeAuthorizationServer(accepted: string[] = ['secret-v1'], expiresInSeconds = 3600) {
   let issued = 0;
   const requestToken = vi.fn<TokenEndpoint>(
     async (client: ClientConfig, secret: string, scopes: readonly string[]): Promise<TokenResponse> => {
@@ -27,7 +27,7 @@ function fakeAuthorizationServer(accepted: string[] = ['secret-v1']) {
       return {
         accessToken: `${client.name}-token-${issued}`,
         tokenType: 'Bearer',
-        expiresInSeconds: 3600,
+        expiresInSeconds,
         scope: scopes.join(' '),
       };
     },
@@ -184,6 +184,71 @@ describe('Class: TokenBroker', () => {
       // Assess
       expect(first.expiresIn).toBe(3600);
       expect(later).toMatchObject({ source: 'memory', expiresIn: 3500, expiresAt: first.expiresAt });
+    });
+
+    describe('the lifetime the server gives', () => {
+      it.each([
+        ['a year', 31_536_000, {}, 86_400],
+        ['two hours, above a maxLifetimeSeconds of one', 7_200, { maxLifetimeSeconds: 3_600 }, 3_600],
+      ])('cuts %s to the longest lifetime the client believes', async (_case, expiresInSeconds, limits, expected) => {
+        // Prepare
+        const server = fakeAuthorizationServer(['secret-v1'], expiresInSeconds);
+        const { broker } = setUp({
+          server,
+          clients: [{ name: 'shop', clientSecret: { secretId: 'shop/m2m-client' }, ...limits }],
+        });
+
+        // Act
+        const token = await broker.getToken({ client: 'shop' });
+
+        // Assess
+        expect(token.expiresIn).toBe(expected);
+      });
+
+      it('serves a token shorter-lived than minCacheableLifetimeSeconds, but asks again for the next request', async () => {
+        // Prepare
+        const { broker, server } = setUp({ server: fakeAuthorizationServer(['secret-v1'], 4) });
+
+        // Act
+        const first = await broker.getToken({ client: 'shop' });
+        const second = await broker.getToken({ client: 'shop' });
+
+        // Assess
+        expect(first).toMatchObject({ accessToken: 'shop-token-1', expiresIn: 4, source: 'fetched' });
+        expect(second).toMatchObject({ accessToken: 'shop-token-2', source: 'fetched' });
+        expect(server.requestToken).toHaveBeenCalledTimes(2);
+      });
+
+      it('caches a short-lived token when minCacheableLifetimeSeconds allows it', async () => {
+        // Prepare
+        const { broker, server } = setUp({
+          server: fakeAuthorizationServer(['secret-v1'], 4),
+          clients: [{ name: 'shop', clientSecret: { secretId: 'shop/m2m-client' }, minCacheableLifetimeSeconds: 2 }],
+        });
+
+        // Act
+        await broker.getToken({ client: 'shop' });
+        const second = await broker.getToken({ client: 'shop' });
+
+        // Assess
+        expect(second.source).toBe('memory');
+        expect(server.requestToken).toHaveBeenCalledTimes(1);
+      });
+
+      it.each([0.5, 1])(
+        'refuses a token that lives %s s as an invalid response, never serving 0 seconds',
+        async (expiresInSeconds) => {
+          // Prepare
+          const { broker } = setUp({ server: fakeAuthorizationServer(['secret-v1'], expiresInSeconds) });
+
+          // Act
+          const error = await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+          // Assess
+          expect(error).toMatchObject({ code: 'upstream_rejected', rejection: 'invalid_response' });
+          expect(error.description).toContain('client shop issued a token that expires within 1 s');
+        },
+      );
     });
 
     it('tells telemetry about every token it fetches', async () => {
