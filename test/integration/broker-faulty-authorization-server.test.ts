@@ -31,6 +31,57 @@ describe('Broker against a misbehaving authorization server (fault server)', () 
     await server.stop();
   });
 
+  describe('client_secret_basic against a server that does not URL-decode Basic credentials', () => {
+    const secret = "p@ss:w/rd+%&=?# ~!*'()-7d1e";
+    const basic = { clientId: 'm2m', authMethod: 'client_secret_basic', clientSecret: { value: secret } };
+
+    it('falls back to the plain encoding once, remembers it, and logs which one without any value', async () => {
+      // Prepare
+      server.answer({ rawBasic: { clientId: 'm2m', secret } });
+      const { url } = await broker(basic);
+
+      // Act
+      const first = await getToken(url, 'shop', 'read');
+      const second = await getToken(url, 'shop', 'write');
+
+      // Assess
+      expect([first.status, second.status]).toEqual([200, 200]);
+      expect(server.requests).toHaveLength(3);
+      expect(output.logLines()).toContainEqual(expect.objectContaining({ client: 'shop', basicAuthEncoding: 'plain' }));
+      const logs = output.text();
+      for (const { authorization } of server.requests) expect(logs).not.toContain(authorization?.slice(6));
+      expect(logs).not.toContain(secret);
+      expect(logs).not.toContain(encodeURIComponent(secret));
+    });
+
+    it('sends the plain encoding only, when configured', async () => {
+      // Prepare
+      server.answer({ rawBasic: { clientId: 'm2m', secret } });
+      const { url } = await broker({ ...basic, basicAuthEncoding: 'plain' });
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(200);
+      expect(server.requests).toHaveLength(1);
+    });
+
+    it('answers 502 after both encodings of a wrong secret are refused, with two requests', async () => {
+      // Prepare
+      server.answer({ rawBasic: { clientId: 'm2m', secret: 'another secret' } });
+      const { url } = await broker(basic);
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(502);
+      expect(reply.body.error_description).toContain('rejected the credentials of client shop');
+      expect(server.requests).toHaveLength(2);
+    });
+  });
+
   describe('token_type', () => {
     it.each(['DPoP', 'N_A'])('answers 502 upstream_rejected naming a token of type %s', async (tokenType) => {
       // Prepare

@@ -6,15 +6,23 @@ import {
   systemRetryClock,
   withRetries,
 } from '../../shared/retry.ts';
-import type { ClientConfig } from '../core/config.ts';
+import type { BasicAuthEncoding, ClientConfig } from '../core/config.ts';
 import { BrokerError } from '../core/errors.ts';
 import type { TokenEndpoint, TokenResponse } from '../core/token-endpoint.ts';
 import { boundedFetch, ResponseTooLargeError } from './bounded-fetch.ts';
+import { type ClientAuthentication, clientAuthentications } from './client-authentication.ts';
 import { jwtSecondsLeft } from './jwt-lifetime.ts';
-import { importClientPrivateKey } from './private-key.ts';
+
+/** What the token endpoint adapter tells the outside world (never a credential). */
+export interface TokenEndpointTelemetry {
+  /** The server accepted a client's `client_secret_basic` credentials in `encoding`: tried first from now on. */
+  basicAuthEncodingLearned(client: string, encoding: BasicAuthEncoding): void;
+}
 
 export interface OAuthTokenEndpointDeps extends RetryClock {
   readonly fetch: typeof fetch;
+  /** @default none */
+  readonly telemetry?: TokenEndpointTelemetry;
 }
 
 export const systemTokenEndpointDeps: OAuthTokenEndpointDeps = {
@@ -25,22 +33,59 @@ export const systemTokenEndpointDeps: OAuthTokenEndpointDeps = {
 /**
  * The {@link TokenEndpoint} port over oauth4webapi. Client authentication is built once per
  * client and secret version (a `private_key_jwt` key is imported once, not for every token).
+ *
+ * `client_secret_basic` with `basicAuthEncoding` auto: when the server rejects the client and the
+ * plain encoding of its credentials differs from the form one, the same credentials go once more
+ * in the other encoding (unless the request says not to); the one accepted is remembered per
+ * client and tried first from then on.
  */
 export function createOAuthTokenEndpoint(deps: OAuthTokenEndpointDeps = systemTokenEndpointDeps): TokenEndpoint {
   const bounded = { ...deps, fetch: boundedFetch(deps.fetch) };
-  const auths = new Map<string, { readonly secret: string; readonly auth: Promise<oauth.ClientAuth> }>();
-  const authFor = (client: ClientConfig, secret: string): Promise<oauth.ClientAuth> => {
+  const auths = new Map<string, { readonly secret: string; readonly auth: Promise<readonly ClientAuthentication[]> }>();
+  const learned = new Map<string, BasicAuthEncoding>();
+  const authFor = (client: ClientConfig, secret: string): Promise<readonly ClientAuthentication[]> => {
     const known = auths.get(client.name);
     if (known?.secret === secret) return known.auth;
-    const auth = clientAuthentication(client, secret);
+    const auth = clientAuthentications(client, secret);
     auths.set(client.name, { secret, auth });
     auth.catch(() => {
       if (auths.get(client.name)?.auth === auth) auths.delete(client.name);
     });
     return auth;
   };
-  return async (client, secret, scopes) =>
-    requestClientCredentialsToken(client, await authFor(client, secret), scopes, bounded);
+  const learn = (client: ClientConfig, encoding: BasicAuthEncoding): void => {
+    if (learned.get(client.name) === encoding) return;
+    learned.set(client.name, encoding);
+    deps.telemetry?.basicAuthEncodingLearned(client.name, encoding);
+  };
+
+  return async (client, secret, scopes, options = {}) => {
+    const deadlineAt = deps.now() + (options.deadlineMs ?? client.deadlineMs);
+    const candidates = preferring(await authFor(client, secret), learned.get(client.name));
+    const tried = options.retryRejectedEncoding === false ? candidates.slice(0, 1) : candidates;
+    let rejection: unknown;
+    for (const { auth, encoding } of tried) {
+      if (rejection !== undefined && deps.now() >= deadlineAt) break;
+      try {
+        const token = await requestClientCredentialsToken(client, auth, scopes, bounded, deadlineAt - deps.now());
+        if (encoding !== undefined && candidates.length > 1) learn(client, encoding);
+        return token;
+      } catch (error) {
+        if (!(error instanceof BrokerError && error.rejection === 'credentials_rejected')) throw error;
+        rejection = error;
+      }
+    }
+    throw rejection;
+  };
+}
+
+/** The encoding that worked before goes first. */
+function preferring(
+  candidates: readonly ClientAuthentication[],
+  encoding: BasicAuthEncoding | undefined,
+): readonly ClientAuthentication[] {
+  const known = candidates.find((c) => c.encoding === encoding);
+  return known ? [known, ...candidates.filter((c) => c !== known)] : candidates;
 }
 
 function credentialsRejected(clientName: string, detail: string): BrokerError {
@@ -66,6 +111,7 @@ async function requestClientCredentialsToken(
   auth: oauth.ClientAuth,
   scopes: readonly string[],
   deps: OAuthTokenEndpointDeps,
+  deadlineMs: number,
 ): Promise<TokenResponse> {
   const as: oauth.AuthorizationServer = { issuer: client.issuer, token_endpoint: client.tokenEndpoint.href };
   const oauthClient: oauth.Client = { client_id: client.clientId };
@@ -92,7 +138,8 @@ async function requestClientCredentialsToken(
   };
 
   try {
-    return await withRetries(attempt, (error) => classifyFailure(error, deps.now), client, deps);
+    const policy = { maxRetries: client.maxRetries, deadlineMs };
+    return await withRetries(attempt, (error) => classifyFailure(error, deps.now), policy, deps);
   } catch (error) {
     throw toUpstreamError(error, client, deps.now);
   }
@@ -104,17 +151,6 @@ function tokenRequestParameters(client: ClientConfig, scopes: readonly string[])
   if (client.audience !== undefined) parameters.set('audience', client.audience);
   for (const resource of client.resource) parameters.append('resource', resource);
   return parameters;
-}
-
-async function clientAuthentication(client: ClientConfig, secret: string): Promise<oauth.ClientAuth> {
-  switch (client.authMethod) {
-    case 'client_secret_post':
-      return oauth.ClientSecretPost(secret);
-    case 'client_secret_basic':
-      return oauth.ClientSecretBasic(secret);
-    case 'private_key_jwt':
-      return oauth.PrivateKeyJwt(await importClientPrivateKey(secret, client.name));
-  }
 }
 
 /** A zero or negative lifetime is as good as none: the token's own `exp` or the client's default applies. */

@@ -17,6 +17,15 @@ export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private
 
 const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_post', 'client_secret_basic', 'private_key_jwt'];
 
+/**
+ * How `client_secret_basic` puts id and secret into the Basic credentials before base64: `form`,
+ * form-urlencoded first (RFC 6749 §2.3.1), or `plain`, as they are (what servers that do not
+ * URL-decode them expect).
+ */
+export type BasicAuthEncoding = 'form' | 'plain';
+
+const BASIC_AUTH_ENCODINGS: readonly BasicAuthEncoding[] = ['form', 'plain'];
+
 /** Where a client's secret (or, for `private_key_jwt`, its private key) comes from. */
 export type SecretSource =
   | { readonly kind: 'secretsManager'; readonly secretId: string; readonly field?: string }
@@ -35,6 +44,12 @@ export interface ClientConfig {
   readonly clientId: string;
   readonly clientSecret: SecretSource;
   readonly authMethod: AuthMethod;
+  /**
+   * With `client_secret_basic`: the {@link BasicAuthEncoding}, or `auto`: `form`, and when the
+   * server rejects the client and `plain` differs, `plain` once; whichever is accepted is
+   * remembered and tried first from then on. @default 'auto'
+   */
+  readonly basicAuthEncoding: BasicAuthEncoding | 'auto';
   /** Scopes callers may ask for; a request without `scope` gets all of them. May be empty. */
   readonly scopes: readonly string[];
   /** `audience` parameter (Auth0, Okta and others). */
@@ -113,6 +128,7 @@ export interface ClientInput {
   readonly clientId: string;
   readonly clientSecret: { readonly secretId: string; readonly field?: string } | { readonly value: string };
   readonly authMethod?: AuthMethod;
+  readonly basicAuthEncoding?: BasicAuthEncoding;
   readonly scopes?: readonly string[];
   readonly audience?: string;
   readonly resource?: string | readonly string[];
@@ -155,6 +171,7 @@ const CLIENT_KEYS = new Set(
     clientId: true,
     clientSecret: true,
     authMethod: true,
+    basicAuthEncoding: true,
     scopes: true,
     audience: true,
     resource: true,
@@ -225,6 +242,7 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
   const issuer = c.issuer === undefined ? tokenEndpoint.href : requiredString(c.issuer, `${path}.issuer`);
   const clientId = requiredString(c.clientId, `${path}.clientId`);
   const authMethod = parseAuthMethod(c.authMethod, `${path}.authMethod`);
+  const basicAuthEncoding = parseBasicAuthEncoding(c.basicAuthEncoding, authMethod, `${path}.basicAuthEncoding`);
   const clientSecret = parseSecretSource(c.clientSecret, `${path}.clientSecret`, options);
   const scopes = parseScopes(c.scopes, `${path}.scopes`);
   const audience = c.audience === undefined ? undefined : requiredString(c.audience, `${path}.audience`);
@@ -251,6 +269,7 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
     clientId,
     clientSecret,
     authMethod,
+    basicAuthEncoding,
     scopes,
     ...(audience === undefined ? {} : { audience }),
     resource,
@@ -311,6 +330,16 @@ function parseAuthMethod(value: unknown, field: string): AuthMethod {
   if (value === undefined) return 'client_secret_post';
   if (typeof value === 'string' && (AUTH_METHODS as readonly string[]).includes(value)) return value as AuthMethod;
   throw new ConfigError(field, `must be one of ${AUTH_METHODS.join(', ')}`);
+}
+
+function parseBasicAuthEncoding(value: unknown, authMethod: AuthMethod, field: string): BasicAuthEncoding | 'auto' {
+  if (value === undefined) return 'auto';
+  if (authMethod !== 'client_secret_basic')
+    throw new ConfigError(field, 'applies only to authMethod client_secret_basic');
+  if (typeof value === 'string' && (BASIC_AUTH_ENCODINGS as readonly string[]).includes(value)) {
+    return value as BasicAuthEncoding;
+  }
+  throw new ConfigError(field, `must be one of ${BASIC_AUTH_ENCODINGS.join(', ')}`);
 }
 
 function parseSecretSource(value: unknown, field: string, options: ParseOptions): SecretSource {

@@ -195,14 +195,15 @@ export class TokenBroker {
     try {
       const secret = await secrets.get(client.clientSecret);
       try {
-        const response = await requestToken(client, secret.value, scopes);
+        const response = await requestToken(client, secret.value, scopes, { retryRejectedEncoding: true });
         telemetry.tokenFetched(client.name, 'current');
         return this.#toCached(client, response);
       } catch (error) {
         if (!(error instanceof BrokerError && error.rejection === 'credentials_rejected')) throw error;
         const rotated = await this.#rotatedSecret(client, secret);
         if (!rotated) throw error;
-        const response = await requestToken(client, rotated.value, scopes);
+        // One request with the re-read secret: with the encodings already tried, at most 3 in all.
+        const response = await requestToken(client, rotated.value, scopes, { retryRejectedEncoding: false });
         telemetry.tokenFetched(client.name, 'rotated');
         return this.#toCached(client, response);
       }

@@ -73,7 +73,7 @@ export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandl
   const broker = new TokenBroker(config, {
     secrets: new SecretStore(reader, { ttlMs: config.secretTtlMs, now }),
     cache,
-    requestToken: createOAuthTokenEndpoint(overrides.tokenEndpoint ?? systemTokenEndpointDeps),
+    requestToken: createOAuthTokenEndpoint({ telemetry, ...(overrides.tokenEndpoint ?? systemTokenEndpointDeps) }),
     telemetry,
     ...(overrides.sharedCache ? { cacheNamespace: overrides.sharedCache.namespace } : {}),
     now,

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
+import * as oauth from 'oauth4webapi';
 import { describe, expect, it } from 'vitest';
 import { MAX_TOKEN_RESPONSE_BYTES } from '../../../../lambda/broker/adapters/bounded-fetch.ts';
 import { createOAuthTokenEndpoint } from '../../../../lambda/broker/adapters/oauth-token-endpoint.ts';
@@ -36,6 +37,36 @@ function request(
     options.scopes ?? ['read', 'write'],
   );
   return { outcome, requests: endpoint.requests, sleeps: time.sleeps };
+}
+
+/** A secret with every character form-encoding changes: reserved, space, percent, plus (client secrets are printable ASCII, RFC 6749 Appendix A). */
+const RESERVED_SECRET = "p@ss:w/rd+%&=?# ~!*'()-DO-NOT-LEAK";
+
+/** `Basic base64(id:secret)` with both as they are. */
+const plainBasic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+
+/** `Basic base64(form(id):form(secret))`, as RFC 6749 §2.3.1 asks: oauth4webapi's own `client_secret_basic`. */
+const formBasic = (id: string, secret: string) => {
+  const headers = new Headers();
+  void oauth.ClientSecretBasic(secret)({ issuer: TOKEN_ENDPOINT }, { client_id: id }, new URLSearchParams(), headers);
+  return headers.get('authorization') ?? '';
+};
+
+/** An endpoint for repeated requests of one client, on virtual time, recording what it learns. */
+function basicEndpoint(script: (() => Answer)[], overrides: Record<string, unknown> = {}) {
+  const endpoint = scriptedFetch(...script);
+  const learned: string[] = [];
+  const requestToken = createOAuthTokenEndpoint({
+    ...virtualTime(),
+    fetch: endpoint.fetch,
+    telemetry: { basicAuthEncodingLearned: (client, encoding) => learned.push(`${client}:${encoding}`) },
+  });
+  const client = clientConfig({ authMethod: 'client_secret_basic', ...overrides });
+  return {
+    get: (options?: { retryRejectedEncoding?: boolean }) => requestToken(client, RESERVED_SECRET, ['read'], options),
+    authorizations: () => endpoint.requests.map((r) => r.headers.get('authorization')),
+    learned,
+  };
 }
 
 async function failureOf(outcome: Promise<unknown>): Promise<BrokerError> {
@@ -123,6 +154,108 @@ describe('Function: createOAuthTokenEndpoint', () => {
 
       // Assess
       expect(requests[0]?.form.has('scope')).toBe(false);
+    });
+  });
+
+  describe('client_secret_basic encodings', () => {
+    const form = formBasic('shop-m2m', RESERVED_SECRET);
+    const plain = plainBasic('shop-m2m', RESERVED_SECRET);
+
+    it('tries the plain encoding once when the form one is rejected, and tries it first from then on', async () => {
+      // Prepare
+      const endpoint = basicEndpoint([errorResponse(401), goodToken]);
+
+      // Act
+      const first = await endpoint.get();
+      const second = await endpoint.get();
+
+      // Assess
+      expect([first.accessToken, second.accessToken]).toEqual([ACCESS_TOKEN, ACCESS_TOKEN]);
+      expect(form).not.toBe(plain);
+      expect(endpoint.authorizations()).toEqual([form, plain, plain]);
+      expect(endpoint.learned).toEqual(['shop:plain']);
+    });
+
+    it('remembers the form encoding when it is accepted, and still tries plain once when it is rejected', async () => {
+      // Prepare
+      const endpoint = basicEndpoint([goodToken, errorResponse(401), goodToken]);
+
+      // Act
+      await endpoint.get();
+      await endpoint.get();
+
+      // Assess
+      expect(endpoint.authorizations()).toEqual([form, form, plain]);
+      expect(endpoint.learned).toEqual(['shop:form', 'shop:plain']);
+    });
+
+    it('reports rejected credentials after both encodings are refused, saying nothing of either', async () => {
+      // Prepare
+      const endpoint = basicEndpoint([errorResponse(401)]);
+
+      // Act
+      const error = await failureOf(endpoint.get());
+
+      // Assess
+      expect(error.rejection).toBe('credentials_rejected');
+      expect(endpoint.authorizations()).toEqual([form, plain]);
+      const said = everythingSaidAbout(error);
+      expect(said).toContain('client shop');
+      for (const leak of [RESERVED_SECRET, form.slice(6), plain.slice(6), encodeURIComponent(RESERVED_SECRET)]) {
+        expect(said).not.toContain(leak);
+      }
+    });
+
+    it('sends one encoding only when the request may not retry another', async () => {
+      // Prepare
+      const endpoint = basicEndpoint([errorResponse(401)]);
+
+      // Act
+      await failureOf(endpoint.get({ retryRejectedEncoding: false }));
+
+      // Assess
+      expect(endpoint.authorizations()).toEqual([form]);
+    });
+
+    it('does not retry a refusal that is not about the credentials', async () => {
+      // Prepare
+      const endpoint = basicEndpoint([errorResponse(400, { error: 'invalid_scope' })]);
+
+      // Act
+      await failureOf(endpoint.get());
+
+      // Assess
+      expect(endpoint.authorizations()).toEqual([form]);
+    });
+
+    it.each([
+      ['form', form],
+      ['plain', plain],
+    ])('sends only the %s encoding when configured', async (basicAuthEncoding, expected) => {
+      // Prepare
+      const endpoint = basicEndpoint([errorResponse(401)], { basicAuthEncoding });
+
+      // Act
+      await failureOf(endpoint.get());
+
+      // Assess
+      expect(endpoint.authorizations()).toEqual([expected]);
+      expect(endpoint.learned).toEqual([]);
+    });
+
+    it.each([
+      ['credentials the encodings do not change', 'shopm2m', 'plainsecret123'],
+      ['a client id with a colon, which only the form encoding can carry', 'urn:shop', RESERVED_SECRET],
+    ])('sends one request for %s', async (_case, clientId, secret) => {
+      // Prepare
+      const endpoint = scriptedFetch(errorResponse(401));
+      const requestToken = createOAuthTokenEndpoint({ ...virtualTime(), fetch: endpoint.fetch });
+
+      // Act
+      await failureOf(requestToken(clientConfig({ authMethod: 'client_secret_basic', clientId }), secret, []));
+
+      // Assess
+      expect(endpoint.requests.map((r) => r.headers.get('authorization'))).toEqual([formBasic(clientId, secret)]);
     });
   });
 

@@ -1,13 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createOAuthTokenEndpoint } from '../../../../lambda/broker/adapters/oauth-token-endpoint.ts';
 import type { ClientConfig } from '../../../../lambda/broker/core/config.ts';
 import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
 import { SecretStore } from '../../../../lambda/broker/core/secret-store.ts';
 import { TokenBroker } from '../../../../lambda/broker/core/token-broker.ts';
 import { TokenCache } from '../../../../lambda/broker/core/token-cache.ts';
 import type { TokenEndpoint, TokenResponse } from '../../../../lambda/broker/core/token-endpoint.ts';
+import { virtualTime } from '../../../support/virtual-time.ts';
 import { brokerConfig } from '../support/client-config.ts';
 import { FakeSecretReader } from '../support/fake-secret-reader.ts';
 import { recordingTelemetry } from '../support/recording-telemetry.ts';
+import { errorResponse, scriptedFetch } from '../support/scripted-fetch.ts';
 
 const now = () => Date.now();
 const LOOK_AHEAD_SECONDS = 360;
@@ -97,6 +100,7 @@ describe('Class: TokenBroker', () => {
         expect.objectContaining({ name: 'shop', clientId: 'shop-m2m' }),
         'secret-v1',
         ['read'],
+        expect.anything(),
       );
     });
 
@@ -139,7 +143,12 @@ describe('Class: TokenBroker', () => {
 
       // Assess
       expect(token.scope).toBe('read write');
-      expect(server.requestToken).toHaveBeenCalledWith(expect.anything(), 'secret-v1', ['read', 'write']);
+      expect(server.requestToken).toHaveBeenCalledWith(
+        expect.anything(),
+        'secret-v1',
+        ['read', 'write'],
+        expect.anything(),
+      );
     });
 
     it('serves "write read", "read write" and "read write read" from one token', async () => {
@@ -153,7 +162,12 @@ describe('Class: TokenBroker', () => {
 
       // Assess
       expect(server.requestToken).toHaveBeenCalledTimes(1);
-      expect(server.requestToken).toHaveBeenCalledWith(expect.anything(), 'secret-v1', ['read', 'write']);
+      expect(server.requestToken).toHaveBeenCalledWith(
+        expect.anything(),
+        'secret-v1',
+        ['read', 'write'],
+        expect.anything(),
+      );
       expect([first.source, second.source, third.source]).toEqual(['fetched', 'memory', 'memory']);
       expect(second.accessToken).toBe(first.accessToken);
     });
@@ -308,6 +322,19 @@ describe('Class: TokenBroker', () => {
       expect(telemetry.events).toEqual([{ event: 'upstreamFailed', client: 'shop', code: 'upstream_rejected' }]);
     });
 
+    it('allows another credentials encoding on the first request of a refresh, not after the secret re-read', async () => {
+      // Prepare
+      const { broker, reader, server } = setUp();
+      server.accepted.splice(0);
+      reader.put('shop/m2m-client', 'AWSPENDING', 'secret-v2', 'v2');
+
+      // Act
+      await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+      // Assess
+      expect(server.requestToken.mock.calls.map((call) => call[3]?.retryRejectedEncoding)).toEqual([true, false]);
+    });
+
     it('fails with upstream_rejected after one request when no other secret exists', async () => {
       // Prepare
       const { broker, server } = setUp();
@@ -378,6 +405,60 @@ describe('Class: TokenBroker', () => {
       // Assess
       expect(error.code).toBe('upstream_unavailable');
       expect(server.requestToken).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('with client_secret_basic over oauth4webapi, against a server that refuses everything', () => {
+    const SECRET_V1 = 'v1:p@ss/w+rd%';
+    const SECRET_V2 = 'v2:p@ss/w+rd%';
+
+    function basicBroker(pending: boolean) {
+      const reader = new FakeSecretReader().put('shop/m2m-client', 'AWSCURRENT', SECRET_V1, 'v1');
+      if (pending) reader.put('shop/m2m-client', 'AWSPENDING', SECRET_V2, 'v2');
+      const endpoint = scriptedFetch(errorResponse(401));
+      const config = brokerConfig([
+        { name: 'shop', authMethod: 'client_secret_basic', clientSecret: { secretId: 'shop/m2m-client' } },
+      ]);
+      const broker = new TokenBroker(config, {
+        secrets: new SecretStore(reader, { ttlMs: 300_000, now }),
+        cache: new TokenCache({ now }),
+        requestToken: createOAuthTokenEndpoint({ ...virtualTime(), fetch: endpoint.fetch }),
+        telemetry: recordingTelemetry(),
+        now,
+      });
+      const sentSecrets = () =>
+        endpoint.requests.map((r) => {
+          const decoded = Buffer.from(
+            (r.headers.get('authorization') ?? '').slice('Basic '.length),
+            'base64',
+          ).toString();
+          return decoded.slice(decoded.indexOf(':') + 1);
+        });
+      return { broker, sentSecrets };
+    }
+
+    it('makes at most 3 token requests: both encodings of the secret, then the re-read one', async () => {
+      // Prepare
+      const { broker, sentSecrets } = basicBroker(true);
+
+      // Act
+      const error = await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+      // Assess
+      expect(error).toMatchObject({ code: 'upstream_rejected', rejection: 'credentials_rejected' });
+      expect(sentSecrets()).toEqual([encodeURIComponent(SECRET_V1).replace('%20', '+'), SECRET_V1, expect.any(String)]);
+      expect(decodeURIComponent(sentSecrets()[2] ?? '')).toBe(SECRET_V2);
+    });
+
+    it('makes 2 token requests when there is no other secret to re-read', async () => {
+      // Prepare
+      const { broker, sentSecrets } = basicBroker(false);
+
+      // Act
+      await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+      // Assess
+      expect(sentSecrets()).toHaveLength(2);
     });
   });
 
