@@ -190,20 +190,33 @@ export class TokenBroker {
     };
   }
 
+  /**
+   * One refresh, within the client's `deadlineMs`: the secret read counts against it, and the
+   * token request gets what is left. On rejected credentials, one re-read of the secret and, if it
+   * changed, one more request.
+   */
   async #obtain(client: ClientConfig, scopes: readonly string[]): Promise<CachedToken> {
     const { secrets, requestToken, telemetry } = this.#deps;
+    const deadlineAt = this.#now() + client.deadlineMs;
+    const left = () => deadlineAt - this.#now();
     try {
-      const secret = await secrets.get(client.clientSecret);
+      const secret = await this.#readSecret(client, secrets.get(client.clientSecret), left());
       try {
-        const response = await requestToken(client, secret.value, scopes, { retryRejectedEncoding: true });
+        const response = await requestToken(client, secret.value, scopes, {
+          retryRejectedEncoding: true,
+          deadlineMs: left(),
+        });
         telemetry.tokenFetched(client.name, 'current');
         return this.#toCached(client, response);
       } catch (error) {
         if (!(error instanceof BrokerError && error.rejection === 'credentials_rejected')) throw error;
-        const rotated = await this.#rotatedSecret(client, secret);
-        if (!rotated) throw error;
+        const rotated = await this.#readSecret(client, this.#rotatedSecret(client, secret), left());
+        if (!rotated || left() <= 0) throw error;
         // One request with the re-read secret: with the encodings already tried, at most 3 in all.
-        const response = await requestToken(client, rotated.value, scopes, { retryRejectedEncoding: false });
+        const response = await requestToken(client, rotated.value, scopes, {
+          retryRejectedEncoding: false,
+          deadlineMs: left(),
+        });
         telemetry.tokenFetched(client.name, 'rotated');
         return this.#toCached(client, response);
       }
@@ -211,6 +224,30 @@ export class TokenBroker {
       const brokerError = toBrokerError(error);
       if (brokerError.code.startsWith('upstream_')) telemetry.upstreamFailed(client.name, brokerError);
       throw brokerError;
+    }
+  }
+
+  /** A secret read, given up at the refresh's deadline (the SDK's own timeouts may be longer). */
+  async #readSecret<T>(client: ClientConfig, read: Promise<T>, budgetMs: number): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => {
+          reject(
+            new BrokerError(
+              'secret_store_unavailable',
+              `Secrets Manager did not answer within the deadline of client ${client.name} (${client.deadlineMs} ms)`,
+              { retryAfterSeconds: 1 },
+            ),
+          );
+        },
+        Math.max(0, budgetMs),
+      );
+    });
+    try {
+      return await Promise.race([read, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

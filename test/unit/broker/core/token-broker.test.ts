@@ -394,17 +394,52 @@ describe('Class: TokenBroker', () => {
       ]);
     });
 
-    it('fails when the secret cannot be read', async () => {
+    it('fails when the secret cannot be read, without blaming the authorization server', async () => {
       // Prepare
-      const { broker, reader, server } = setUp();
-      reader.failNext(new BrokerError('upstream_unavailable', 'Secrets Manager is unavailable (ThrottlingException)'));
+      const { broker, reader, server, telemetry } = setUp();
+      reader.failNext(
+        new BrokerError('secret_store_unavailable', 'Secrets Manager is unavailable (ThrottlingException)'),
+      );
 
       // Act
       const error = await brokerErrorOf(broker.getToken({ client: 'shop' }));
 
       // Assess
-      expect(error.code).toBe('upstream_unavailable');
+      expect(error.code).toBe('secret_store_unavailable');
       expect(server.requestToken).not.toHaveBeenCalled();
+      expect(telemetry.events).toEqual([]);
+    });
+
+    it('gives up on a secret read that outlasts the deadline, with a Retry-After', async () => {
+      // Prepare
+      const { broker, reader, server } = setUp();
+      const release = reader.hold();
+
+      // Act
+      const outcome = brokerErrorOf(broker.getToken({ client: 'shop' }));
+      await vi.advanceTimersByTimeAsync(15_000);
+      const error = await outcome;
+      release();
+
+      // Assess
+      expect(error).toMatchObject({ code: 'secret_store_unavailable', retryAfterSeconds: 1 });
+      expect(error.description).toContain('within the deadline of client shop');
+      expect(server.requestToken).not.toHaveBeenCalled();
+    });
+
+    it('gives the token request what the secret read left of the deadline', async () => {
+      // Prepare
+      const { broker, reader, server } = setUp();
+      const release = reader.hold();
+
+      // Act
+      const outcome = broker.getToken({ client: 'shop' });
+      await vi.advanceTimersByTimeAsync(4_000);
+      release();
+      await outcome;
+
+      // Assess
+      expect(server.requestToken.mock.calls[0]?.[3]?.deadlineMs).toBe(11_000);
     });
   });
 
