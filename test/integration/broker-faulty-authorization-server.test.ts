@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_TOKEN_RESPONSE_BYTES } from '../../lambda/broker/adapters/bounded-fetch.ts';
 import { type LocalBroker, type LocalBrokerOptions, startLocalBroker } from '../../lambda/local/local-broker.ts';
 import { type CapturedOutput, captureOutput } from './support/captured-output.ts';
-import { type FaultServer, startFaultServer } from './support/fault-server.ts';
+import { type Fault, type FaultServer, startFaultServer } from './support/fault-server.ts';
 import { configFor, getToken } from './support/fixtures.ts';
 
 describe('Broker against a misbehaving authorization server (fault server)', () => {
@@ -198,6 +198,41 @@ describe('Broker against a misbehaving authorization server (fault server)', () 
   });
 
   describe('a connection that breaks off or stalls', () => {
+    it.each<[string, Fault]>([
+      ['a connection reset before the answer', { reset: 'before-answer' }],
+      ['an answer slower than the attempt timeout', { delayMs: 1_000 }],
+      ['a 503', { status: 503, body: '' }],
+    ])('retries %s and serves the next answer', async (_case, fault) => {
+      // Prepare
+      server.answer(fault, { accessToken: 'second-answer' });
+      const { url } = await broker({ attemptTimeoutMs: 300 });
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(200);
+      expect(reply.body.access_token).toBe('second-answer');
+      expect(server.requests).toHaveLength(2);
+    });
+
+    it('waits as long as a 429 Retry-After asks before trying again', async () => {
+      // Prepare
+      server.answer(
+        { status: 429, headers: { 'Retry-After': '1' }, body: { error: 'slow_down' } },
+        { accessToken: 'after-slowing-down' },
+      );
+      const { url } = await broker();
+      const started = Date.now();
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.body.access_token).toBe('after-slowing-down');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    });
+
     it('retries a connection reset in the middle of the body and serves the next answer', async () => {
       // Prepare
       server.answer({ reset: 'mid-body' }, { accessToken: 'after-the-reset' });
