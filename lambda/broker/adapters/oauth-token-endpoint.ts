@@ -99,8 +99,8 @@ function credentialsRejected(clientName: string, detail: string): BrokerError {
 /**
  * Client Credentials Grant (RFC 6749 §4.4) with oauth4webapi: one request, retried with backoff on
  * network errors (also while the body streams in), timeouts, 5xx and 429 (honouring
- * `Retry-After`), inside the client's deadline. Only `token_type` Bearer is accepted (RFC 6750);
- * bodies over {@link MAX_TOKEN_RESPONSE_BYTES} are refused unread.
+ * `Retry-After`), inside the deadline. Only `token_type` Bearer is accepted (RFC 6749 §7.1, RFC 6750);
+ * bodies over 1 MiB (`MAX_TOKEN_RESPONSE_BYTES`) are refused unread.
  *
  * Errors are BrokerErrors built from sanitized facts (status, OAuth `error` code): oauth4webapi's
  * own errors can hold the response body, which on success holds the access token, so they are
