@@ -113,6 +113,19 @@ describe('Function: parseBrokerConfig', () => {
     });
   });
 
+  it.each([
+    ['client_secret_basic', undefined, 'auto'],
+    ['client_secret_basic', 'form', 'form'],
+    ['client_secret_basic', 'plain', 'plain'],
+    ['client_secret_post', undefined, 'auto'],
+  ])('with %s and basicAuthEncoding %s, encodes Basic credentials %s', (authMethod, basicAuthEncoding, expected) => {
+    // Act
+    const config = parseBrokerConfig(withClient({ authMethod, basicAuthEncoding }));
+
+    // Assess
+    expect(config.clients[0]?.basicAuthEncoding).toBe(expected);
+  });
+
   it('assumes no default lifetime longer than maxLifetimeSeconds', () => {
     // Act
     const config = parseBrokerConfig(withClient({ maxLifetimeSeconds: 120 }));
@@ -214,6 +227,16 @@ describe('Function: parseBrokerConfig', () => {
     ['a refreshAt given as a string', { refreshAt: '0.5' }, 'clients[0].refreshAt'],
     ['a fractional maxRetries', { maxRetries: 1.5 }, 'clients[0].maxRetries'],
     ['a deadlineMs above API Gateway limits', { deadlineMs: 30_000 }, 'clients[0].deadlineMs'],
+    [
+      'a basicAuthEncoding without client_secret_basic',
+      { authMethod: 'client_secret_post', basicAuthEncoding: 'plain' },
+      'clients[0].basicAuthEncoding',
+    ],
+    [
+      'an unknown basicAuthEncoding',
+      { authMethod: 'client_secret_basic', basicAuthEncoding: 'utf8' },
+      'clients[0].basicAuthEncoding',
+    ],
     ['a maxLifetimeSeconds under a minute', { maxLifetimeSeconds: 30 }, 'clients[0].maxLifetimeSeconds'],
     ['a fractional maxLifetimeSeconds', { maxLifetimeSeconds: 600.5 }, 'clients[0].maxLifetimeSeconds'],
     [
