@@ -9,7 +9,8 @@ import { BROKER_ERRORS, type BrokerErrorCode } from '../shared/error-codes.ts';
 
 /**
  * The broker's own codes (`invalid_request`, `invalid_scope`, `unknown_client`,
- * `upstream_rejected`, `upstream_unavailable`, `internal_error`: see `lambda/shared/error-codes.ts`),
+ * `upstream_rejected`, `upstream_unavailable`, `secret_store_unavailable`, `internal_error`: see
+ * `lambda/shared/error-codes.ts`),
  * and the library's own for what happens before or around the broker.
  */
 export type TokenBrokerErrorCode =

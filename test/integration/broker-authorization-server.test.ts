@@ -48,6 +48,29 @@ describe('Broker against a real authorization server (oidc-provider)', () => {
     expect(introspection).toMatchObject({ active: true, client_id: client.clientId, scope: 'read' });
   });
 
+  it('obtains a token with client_secret_basic and a secret full of reserved characters, in one request', async () => {
+    // Prepare: oidc-provider URL-decodes Basic credentials, as RFC 6749 §2.3.1 asks.
+    const secret = "p@ss:w/rd+%&=?# ~!*'()-41b9";
+    server.setClientSecret('m2m-basic', secret);
+    try {
+      const { url } = await broker({
+        clientId: 'm2m-basic',
+        authMethod: 'client_secret_basic',
+        clientSecret: { value: secret },
+      });
+      const before = server.tokenRequestCount();
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(200);
+      expect(server.tokenRequestCount() - before).toBe(1);
+    } finally {
+      server.setClientSecret('m2m-basic', 'password');
+    }
+  });
+
   it('serves an active token obtained with private_key_jwt, the secret holding a PEM private key', async () => {
     // Prepare
     const { url } = await broker({

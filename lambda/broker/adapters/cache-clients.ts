@@ -1,17 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { ConfigError } from '../core/config.ts';
+import { boundedSdkConfig, type SdkCallBounds } from './bounded-sdk-config.ts';
 
-export interface CacheClientsOptions {
+export interface CacheClientsOptions extends SdkCallBounds {
   /** @default the SDK's (`AWS_REGION` in Lambda) */
   readonly region?: string;
-  /** Longest wait for a TCP/TLS connection, per attempt. */
-  readonly connectionTimeoutMs: number;
-  /** Longest wait for a whole request and its response, per attempt. */
-  readonly requestTimeoutMs: number;
-  /** Attempts per call, the first included (the SDK's standard retry mode between them). */
-  readonly maxAttempts: number;
 }
 
 /** The SDK clients of the fleet cache: one DynamoDB, one KMS, sharing the same bounds. */
@@ -28,21 +21,10 @@ export interface CacheClients {
  * Endpoints follow the SDK's configuration (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_KMS`).
  */
 export function createCacheClients(options: CacheClientsOptions): CacheClients {
-  const connectionTimeout = positive('connectionTimeoutMs', options.connectionTimeoutMs);
-  const requestTimeout = positive('requestTimeoutMs', options.requestTimeoutMs);
-  const maxAttempts = positive('maxAttempts', options.maxAttempts);
+  // One request handler per client: a client destroys its handler with itself.
   const common = () => ({
     ...(options.region === undefined ? {} : { region: options.region }),
-    maxAttempts,
-    // Without throwOnRequestTimeout, a request past requestTimeout only logs a warning and waits on.
-    requestHandler: new NodeHttpHandler({ connectionTimeout, requestTimeout, throwOnRequestTimeout: true }),
+    ...boundedSdkConfig('createCacheClients', options),
   });
   return { dynamodb: new DynamoDBClient(common()), kms: new KMSClient(common()) };
-}
-
-function positive(field: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new ConfigError(`createCacheClients.${field}`, 'must be a positive integer');
-  }
-  return value;
 }

@@ -145,7 +145,7 @@ export class DynamoDbTokenStore implements SharedTokenStore {
     const sealed = await this.#envelope.seal(token, this.#binding(key, version));
     const written = tokenAttributes(metadata, sealed);
     if (this.#committedSize(key, written) > this.#maxItemBytes) {
-      await this.#release(key, lease);
+      await this.release(key, lease);
       return 'too-large';
     }
     const e = new DynamoDbExpression()
@@ -207,8 +207,8 @@ export class DynamoDbTokenStore implements SharedTokenStore {
     return served;
   }
 
-  /** Releases a lease without writing a token (a token too large for the item). */
-  async #release(key: string, lease: Lease): Promise<boolean> {
+  /** Releases a lease without writing a token (one too large for the item, or not to be cached), fenced like `commit`. */
+  async release(key: string, lease: Lease): Promise<boolean> {
     const e = new DynamoDbExpression().remove(A.leaseOwner, A.leaseUntil);
     return (await this.#update(key, e, this.#held(e, lease))) !== undefined;
   }

@@ -6,13 +6,23 @@ import {
   systemRetryClock,
   withRetries,
 } from '../../shared/retry.ts';
-import type { ClientConfig } from '../core/config.ts';
+import type { BasicAuthEncoding, ClientConfig } from '../core/config.ts';
 import { BrokerError } from '../core/errors.ts';
 import type { TokenEndpoint, TokenResponse } from '../core/token-endpoint.ts';
-import { importClientPrivateKey } from './private-key.ts';
+import { boundedFetch, ResponseTooLargeError } from './bounded-fetch.ts';
+import { type ClientAuthentication, clientAuthentications } from './client-authentication.ts';
+import { jwtSecondsLeft } from './jwt-lifetime.ts';
+
+/** What the token endpoint adapter tells the outside world (never a credential). */
+export interface TokenEndpointTelemetry {
+  /** The server accepted a client's `client_secret_basic` credentials in `encoding`: tried first from now on. */
+  basicAuthEncodingLearned(client: string, encoding: BasicAuthEncoding): void;
+}
 
 export interface OAuthTokenEndpointDeps extends RetryClock {
   readonly fetch: typeof fetch;
+  /** @default none */
+  readonly telemetry?: TokenEndpointTelemetry;
 }
 
 export const systemTokenEndpointDeps: OAuthTokenEndpointDeps = {
@@ -23,21 +33,59 @@ export const systemTokenEndpointDeps: OAuthTokenEndpointDeps = {
 /**
  * The {@link TokenEndpoint} port over oauth4webapi. Client authentication is built once per
  * client and secret version (a `private_key_jwt` key is imported once, not for every token).
+ *
+ * `client_secret_basic` with `basicAuthEncoding` auto: when the server rejects the client and the
+ * plain encoding of its credentials differs from the form one, the same credentials go once more
+ * in the other encoding (unless the request says not to); the one accepted is remembered per
+ * client and tried first from then on.
  */
 export function createOAuthTokenEndpoint(deps: OAuthTokenEndpointDeps = systemTokenEndpointDeps): TokenEndpoint {
-  const auths = new Map<string, { readonly secret: string; readonly auth: Promise<oauth.ClientAuth> }>();
-  const authFor = (client: ClientConfig, secret: string): Promise<oauth.ClientAuth> => {
+  const bounded = { ...deps, fetch: boundedFetch(deps.fetch) };
+  const auths = new Map<string, { readonly secret: string; readonly auth: Promise<readonly ClientAuthentication[]> }>();
+  const learned = new Map<string, BasicAuthEncoding>();
+  const authFor = (client: ClientConfig, secret: string): Promise<readonly ClientAuthentication[]> => {
     const known = auths.get(client.name);
     if (known?.secret === secret) return known.auth;
-    const auth = clientAuthentication(client, secret);
+    const auth = clientAuthentications(client, secret);
     auths.set(client.name, { secret, auth });
     auth.catch(() => {
       if (auths.get(client.name)?.auth === auth) auths.delete(client.name);
     });
     return auth;
   };
-  return async (client, secret, scopes) =>
-    requestClientCredentialsToken(client, await authFor(client, secret), scopes, deps);
+  const learn = (client: ClientConfig, encoding: BasicAuthEncoding): void => {
+    if (learned.get(client.name) === encoding) return;
+    learned.set(client.name, encoding);
+    deps.telemetry?.basicAuthEncodingLearned(client.name, encoding);
+  };
+
+  return async (client, secret, scopes, options = {}) => {
+    const deadlineAt = deps.now() + (options.deadlineMs ?? client.deadlineMs);
+    const candidates = preferring(await authFor(client, secret), learned.get(client.name));
+    const tried = options.retryRejectedEncoding === false ? candidates.slice(0, 1) : candidates;
+    let rejection: unknown;
+    for (const { auth, encoding } of tried) {
+      if (rejection !== undefined && deps.now() >= deadlineAt) break;
+      try {
+        const token = await requestClientCredentialsToken(client, auth, scopes, bounded, deadlineAt - deps.now());
+        if (encoding !== undefined && candidates.length > 1) learn(client, encoding);
+        return token;
+      } catch (error) {
+        if (!(error instanceof BrokerError && error.rejection === 'credentials_rejected')) throw error;
+        rejection = error;
+      }
+    }
+    throw rejection;
+  };
+}
+
+/** The encoding that worked before goes first. */
+function preferring(
+  candidates: readonly ClientAuthentication[],
+  encoding: BasicAuthEncoding | undefined,
+): readonly ClientAuthentication[] {
+  const known = candidates.find((c) => c.encoding === encoding);
+  return known ? [known, ...candidates.filter((c) => c !== known)] : candidates;
 }
 
 function credentialsRejected(clientName: string, detail: string): BrokerError {
@@ -50,7 +98,9 @@ function credentialsRejected(clientName: string, detail: string): BrokerError {
 
 /**
  * Client Credentials Grant (RFC 6749 §4.4) with oauth4webapi: one request, retried with backoff on
- * network errors, timeouts, 5xx and 429 (honouring `Retry-After`), inside the client's deadline.
+ * network errors (also while the body streams in), timeouts, 5xx and 429 (honouring
+ * `Retry-After`), inside the deadline. Only `token_type` Bearer is accepted (RFC 6749 §7.1, RFC 6750);
+ * bodies over 1 MiB (`MAX_TOKEN_RESPONSE_BYTES`) are refused unread.
  *
  * Errors are BrokerErrors built from sanitized facts (status, OAuth `error` code): oauth4webapi's
  * own errors can hold the response body, which on success holds the access token, so they are
@@ -61,6 +111,7 @@ async function requestClientCredentialsToken(
   auth: oauth.ClientAuth,
   scopes: readonly string[],
   deps: OAuthTokenEndpointDeps,
+  deadlineMs: number,
 ): Promise<TokenResponse> {
   const as: oauth.AuthorizationServer = { issuer: client.issuer, token_endpoint: client.tokenEndpoint.href };
   const oauthClient: oauth.Client = { client_id: client.clientId };
@@ -73,16 +124,22 @@ async function requestClientCredentialsToken(
       [oauth.allowInsecureRequests]: client.tokenEndpoint.protocol === 'http:',
     });
     const result = await oauth.processClientCredentialsResponse(as, oauthClient, response);
+    // oauth4webapi accepts `dpop` too (lowercased), but the broker hands tokens out as Bearer.
+    if (result.token_type !== 'bearer') throw unsupportedTokenType(client.name, result.token_type);
     return {
       accessToken: result.access_token,
       tokenType: 'Bearer',
-      expiresInSeconds: validLifetime(result.expires_in) ?? client.defaultExpiresInSeconds,
+      expiresInSeconds:
+        validLifetime(result.expires_in) ??
+        jwtSecondsLeft(result.access_token, deps.now()) ??
+        client.defaultExpiresInSeconds,
       scope: result.scope ?? scopes.join(' '),
     };
   };
 
   try {
-    return await withRetries(attempt, (error) => classifyFailure(error, deps.now), client, deps);
+    const policy = { maxRetries: client.maxRetries, deadlineMs };
+    return await withRetries(attempt, (error) => classifyFailure(error, deps.now), policy, deps);
   } catch (error) {
     throw toUpstreamError(error, client, deps.now);
   }
@@ -96,18 +153,7 @@ function tokenRequestParameters(client: ClientConfig, scopes: readonly string[])
   return parameters;
 }
 
-async function clientAuthentication(client: ClientConfig, secret: string): Promise<oauth.ClientAuth> {
-  switch (client.authMethod) {
-    case 'client_secret_post':
-      return oauth.ClientSecretPost(secret);
-    case 'client_secret_basic':
-      return oauth.ClientSecretBasic(secret);
-    case 'private_key_jwt':
-      return oauth.PrivateKeyJwt(await importClientPrivateKey(secret, client.name));
-  }
-}
-
-/** A zero or negative lifetime is as good as none: the client's default applies. */
+/** A zero or negative lifetime is as good as none: the token's own `exp` or the client's default applies. */
 function validLifetime(expiresIn: number | undefined): number | undefined {
   return expiresIn !== undefined && expiresIn > 0 ? expiresIn : undefined;
 }
@@ -129,14 +175,26 @@ function responseOf(error: unknown): Response | undefined {
 }
 
 function isTransportFailure(error: unknown): boolean {
-  const { name, code } = (error ?? {}) as { name?: string; code?: string };
+  const { name, code } = (error ?? {}) as { name?: string; code?: unknown };
   // fetch() rejects with a plain TypeError on network errors (oauth4webapi's own TypeErrors carry a
-  // `code`: those are bugs, not transport failures); AbortSignal.timeout with TimeoutError.
+  // `code`: those are bugs, not transport failures); AbortSignal.timeout with TimeoutError (a
+  // DOMException, whose numeric `code` is legacy).
   return (name === 'TypeError' && code === undefined) || name === 'TimeoutError' || name === 'AbortError';
 }
 
+/**
+ * A failure while the body was read (connection reset, a body that stalls past the attempt's
+ * timeout, the size limit) reaches us wrapped in oauth4webapi's parse error: unwrap it, so it is
+ * judged as what it is, not as an invalid response.
+ */
+function underlyingFailure(error: unknown): unknown {
+  if (!(error instanceof oauth.OperationProcessingError)) return error;
+  const cause = error.cause;
+  return isTransportFailure(cause) || cause instanceof ResponseTooLargeError ? cause : error;
+}
+
 function classifyFailure(error: unknown, now: () => number): RetryDecision {
-  if (isTransportFailure(error)) return { retry: true };
+  if (isTransportFailure(underlyingFailure(error))) return { retry: true };
   const status = httpStatusOf(error);
   if (status === 429 || (status !== undefined && status >= 500)) {
     const retryAfterMs = retryAfterMsOf(responseOf(error), now);
@@ -152,12 +210,26 @@ function retryAfterMsOf(response: Response | undefined, now: () => number): numb
 function toUpstreamError(error: unknown, client: ClientConfig, now: () => number): BrokerError {
   if (error instanceof BrokerError) return error;
   const name = client.name;
-  if (isTransportFailure(error)) {
-    const what = (error as Error).name === 'TypeError' ? 'unreachable' : 'not answering in time';
-    return new BrokerError('upstream_unavailable', `The authorization server of client ${name} is ${what}`, {
-      cause: new Error(describeTransportFailure(error)),
+  const underlying = underlyingFailure(error);
+  if (isTransportFailure(underlying)) {
+    const whileReading = underlying !== error;
+    const what =
+      (underlying as Error).name !== 'TypeError'
+        ? 'is not answering in time'
+        : whileReading
+          ? 'broke off its answer'
+          : 'is unreachable';
+    return new BrokerError('upstream_unavailable', `The authorization server of client ${name} ${what}`, {
+      cause: new Error(describeTransportFailure(underlying)),
       retryAfterSeconds: 5,
     });
+  }
+  if (underlying instanceof ResponseTooLargeError) {
+    return new BrokerError(
+      'upstream_rejected',
+      `The authorization server of client ${name} sent a response over the ${underlying.limitBytes}-byte limit`,
+      { rejection: 'invalid_response' },
+    );
   }
   const status = httpStatusOf(error);
   if (error instanceof oauth.ResponseBodyError && error.error === 'invalid_client') {
@@ -185,11 +257,8 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
     });
   }
   if (error instanceof oauth.UnsupportedOperationError) {
-    return new BrokerError(
-      'upstream_rejected',
-      `The authorization server of client ${name} issued an unsupported token_type`,
-      { rejection: 'invalid_response' },
-    );
+    const body = (error.cause as { body?: { token_type?: unknown } } | undefined)?.body;
+    return unsupportedTokenType(name, body?.token_type);
   }
   if (error instanceof oauth.OperationProcessingError) {
     return new BrokerError(
@@ -201,6 +270,22 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
   return new BrokerError('internal_error', `The token request of client ${name} failed unexpectedly`, {
     cause: new Error((error as Error | undefined)?.name ?? 'Error'),
   });
+}
+
+/**
+ * Names the type when it looks like one (`DPoP`, `N_A`, `mac`...): a server that put something
+ * else there (its token, say) must not get it into a log line.
+ */
+function unsupportedTokenType(clientName: string, tokenType: unknown): BrokerError {
+  const named =
+    typeof tokenType === 'string' && /^[A-Za-z][\w.-]{0,19}$/.test(tokenType)
+      ? `"${tokenType}"`
+      : 'an unrecognizable one';
+  return new BrokerError(
+    'upstream_rejected',
+    `The authorization server of client ${clientName} issued a token of type ${named}, not Bearer`,
+    { rejection: 'invalid_response' },
+  );
 }
 
 /** Network error codes (ECONNREFUSED, ENOTFOUND...) help operators; messages of the fetch cause are enough. */

@@ -6,6 +6,7 @@ import {
 import { BrokerError } from '../core/errors.ts';
 import type { SecretReader, SecretStage } from '../core/secret-store.ts';
 
+/** Error names of a Secrets Manager that is there but not answering now (throttled, failing, slow). */
 const TRANSIENT_ERRORS = new Set([
   'ThrottlingException',
   'InternalServiceError',
@@ -14,7 +15,25 @@ const TRANSIENT_ERRORS = new Set([
   'RequestTimeout',
 ]);
 
-/** {@link SecretReader} over AWS Secrets Manager. The SDK client is injected (tests point it at moto). */
+/** Node's codes for a service that cannot be reached: refused, reset, no route, no DNS answer, timed out. */
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * {@link SecretReader} over AWS Secrets Manager. The SDK client is injected (tests point it at
+ * moto). A Secrets Manager that cannot be reached, is throttled or does not answer in time is
+ * `secret_store_unavailable` (503, with Retry-After); anything else (a missing secret, a denied
+ * read) is `internal_error`.
+ */
 export class SecretsManagerReader implements SecretReader {
   readonly #client: () => SecretsManagerClient;
 
@@ -39,8 +58,10 @@ export class SecretsManagerReader implements SecretReader {
       // missing stage; only the latter is normal (no rotation in progress).
       if (error instanceof ResourceNotFoundException && stage === 'AWSPENDING') return undefined;
       const name = (error as { name?: string }).name ?? 'Error';
-      if (TRANSIENT_ERRORS.has(name) || (error as { $retryable?: unknown }).$retryable) {
-        throw new BrokerError('upstream_unavailable', `Secrets Manager is unavailable (${name})`, {
+      if (isUnavailable(error)) {
+        const code = (error as { code?: unknown }).code;
+        const what = typeof code === 'string' && code !== '' ? `${name} ${code}` : name;
+        throw new BrokerError('secret_store_unavailable', `Secrets Manager is unavailable (${what})`, {
           cause: error,
           retryAfterSeconds: 1,
         });
@@ -48,4 +69,22 @@ export class SecretsManagerReader implements SecretReader {
       throw new BrokerError('internal_error', `Secret ${secretId} could not be read (${name})`, { cause: error });
     }
   }
+}
+
+/** Throttled, failing or out of reach: worth trying again soon, unlike a missing secret or a denied read. */
+function isUnavailable(error: unknown): boolean {
+  const { name, code, $retryable, $metadata } = error as {
+    name?: string;
+    code?: unknown;
+    $retryable?: unknown;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = $metadata?.httpStatusCode ?? 0;
+  return (
+    (name !== undefined && TRANSIENT_ERRORS.has(name)) ||
+    (typeof code === 'string' && NETWORK_ERRORS.has(code)) ||
+    Boolean($retryable) ||
+    status === 429 ||
+    status >= 500
+  );
 }

@@ -7,14 +7,20 @@ export interface CachedToken {
   /** After this, the token is refreshed (ahead of its expiry; callers are still served it). */
   readonly refreshAt: number;
   readonly expiresAt: number;
+  /**
+   * Served to the requests that waited for this fetch, never stored (memory or shared tier): it
+   * lives less than the client's `minCacheableLifetimeSeconds`.
+   */
+  readonly ephemeral?: true;
 }
 
 /**
  * Margin before expiry within which a token is no longer served: a token must still be usable by
- * the caller when it arrives. min(30 s, 10% of its lifetime).
+ * the caller when it arrives. min(30 s, 10% of its lifetime), and at least 1 s, so that the
+ * `expires_in` a caller gets (whole seconds, rounded down) is never 0.
  */
 function safetyMarginMs(token: CachedToken): number {
-  return Math.min(30_000, (token.expiresAt - token.obtainedAt) / 10);
+  return Math.max(1_000, Math.min(30_000, (token.expiresAt - token.obtainedAt) / 10));
 }
 
 /** Still worth serving at `nowMs`: valid beyond the safety margin. */

@@ -18,6 +18,15 @@ export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private
 
 const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_post', 'client_secret_basic', 'private_key_jwt'];
 
+/**
+ * How `client_secret_basic` puts id and secret into the Basic credentials before base64: `form`,
+ * form-urlencoded first (RFC 6749 §2.3.1), or `plain`, as they are (what servers that do not
+ * URL-decode them expect).
+ */
+export type BasicAuthEncoding = 'form' | 'plain';
+
+const BASIC_AUTH_ENCODINGS: readonly BasicAuthEncoding[] = ['form', 'plain'];
+
 /** Where a client's secret (or, for `private_key_jwt`, its private key) comes from. */
 export type SecretSource =
   | { readonly kind: 'secretsManager'; readonly secretId: string; readonly field?: string }
@@ -36,6 +45,12 @@ export interface ClientConfig {
   readonly clientId: string;
   readonly clientSecret: SecretSource;
   readonly authMethod: AuthMethod;
+  /**
+   * With `client_secret_basic`: the {@link BasicAuthEncoding}, or `auto`: `form`, and when the
+   * server rejects the client and `plain` differs, `plain` once; whichever is accepted is
+   * remembered and tried first from then on. @default 'auto'
+   */
+  readonly basicAuthEncoding: BasicAuthEncoding | 'auto';
   /** Scopes callers may ask for; a request without `scope` gets all of them. May be empty. */
   readonly scopes: readonly string[];
   /** `audience` parameter (Auth0, Okta and others). */
@@ -46,8 +61,18 @@ export interface ClientConfig {
   readonly extraParams: Readonly<Record<string, string>>;
   /** Fraction of a token's lifetime after which it is refreshed. @default 0.75 */
   readonly refreshAt: number;
-  /** Lifetime assumed when the server sends no `expires_in`. @default 300 (seconds) */
+  /**
+   * Lifetime assumed when the server sends no `expires_in` and the access token is not a JWT with
+   * an `exp`. @default min(300, maxLifetimeSeconds) (seconds)
+   */
   readonly defaultExpiresInSeconds: number;
+  /** Longest lifetime the broker believes: a longer `expires_in` (or JWT `exp`) is cut to it. @default 86400 (seconds) */
+  readonly maxLifetimeSeconds: number;
+  /**
+   * A token that lives less than this is served to the requests that obtained it but never
+   * cached: the next request asks the server again. @default 5 (seconds)
+   */
+  readonly minCacheableLifetimeSeconds: number;
   /** Timeout of one HTTP attempt to the token endpoint. @default min(5000, deadlineMs) */
   readonly attemptTimeoutMs: number;
   /** Deadline for one token request including retries. @default 15000 (well under API Gateway's 29 s) */
@@ -106,12 +131,15 @@ export interface ClientInput {
   readonly clientId: string;
   readonly clientSecret: { readonly secretId: string; readonly field?: string } | { readonly value: string };
   readonly authMethod?: AuthMethod;
+  readonly basicAuthEncoding?: BasicAuthEncoding;
   readonly scopes?: readonly string[];
   readonly audience?: string;
   readonly resource?: string | readonly string[];
   readonly extraParams?: Readonly<Record<string, string>>;
   readonly refreshAt?: number;
   readonly defaultExpiresInSeconds?: number;
+  readonly maxLifetimeSeconds?: number;
+  readonly minCacheableLifetimeSeconds?: number;
   readonly attemptTimeoutMs?: number;
   readonly deadlineMs?: number;
   readonly maxRetries?: number;
@@ -147,12 +175,15 @@ const CLIENT_KEYS = new Set(
     clientId: true,
     clientSecret: true,
     authMethod: true,
+    basicAuthEncoding: true,
     scopes: true,
     audience: true,
     resource: true,
     extraParams: true,
     refreshAt: true,
     defaultExpiresInSeconds: true,
+    maxLifetimeSeconds: true,
+    minCacheableLifetimeSeconds: true,
     attemptTimeoutMs: true,
     deadlineMs: true,
     maxRetries: true,
@@ -216,14 +247,14 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
   const issuer = c.issuer === undefined ? tokenEndpoint.href : requiredString(c.issuer, `${path}.issuer`);
   const clientId = requiredString(c.clientId, `${path}.clientId`);
   const authMethod = parseAuthMethod(c.authMethod, `${path}.authMethod`);
+  const basicAuthEncoding = parseBasicAuthEncoding(c.basicAuthEncoding, authMethod, `${path}.basicAuthEncoding`);
   const clientSecret = parseSecretSource(c.clientSecret, `${path}.clientSecret`, options);
   const scopes = parseScopes(c.scopes, `${path}.scopes`);
   const audience = c.audience === undefined ? undefined : requiredString(c.audience, `${path}.audience`);
   const resource = parseResource(c.resource, `${path}.resource`);
   const extraParams = parseExtraParams(c.extraParams, `${path}.extraParams`);
   const refreshAt = optionalNumber(c.refreshAt, `${path}.refreshAt`, { min: 0.1, max: 0.95 }) ?? 0.75;
-  const defaultExpiresInSeconds =
-    optionalInteger(c.defaultExpiresInSeconds, `${path}.defaultExpiresInSeconds`, { min: 1, max: 86_400 }) ?? 300;
+  const { maxLifetimeSeconds, minCacheableLifetimeSeconds, defaultExpiresInSeconds } = parseLifetimes(c, path);
   const deadlineMs = optionalInteger(c.deadlineMs, `${path}.deadlineMs`, { min: 100, max: 25_000 }) ?? 15_000;
   const attemptTimeoutMs =
     optionalInteger(c.attemptTimeoutMs, `${path}.attemptTimeoutMs`, { min: 100, max: 25_000 }) ??
@@ -245,17 +276,43 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
     clientId,
     clientSecret,
     authMethod,
+    basicAuthEncoding,
     scopes,
     ...(audience === undefined ? {} : { audience }),
     resource,
     extraParams,
     refreshAt,
     defaultExpiresInSeconds,
+    maxLifetimeSeconds,
+    minCacheableLifetimeSeconds,
     attemptTimeoutMs,
     deadlineMs,
     maxRetries,
     maxMinTtlSeconds,
   };
+}
+
+function parseLifetimes(c: Record<string, unknown>, path: string) {
+  const maxLifetimeSeconds =
+    optionalInteger(c.maxLifetimeSeconds, `${path}.maxLifetimeSeconds`, { min: 60, max: 31_536_000 }) ?? 86_400;
+  const minCacheableLifetimeSeconds =
+    optionalInteger(c.minCacheableLifetimeSeconds, `${path}.minCacheableLifetimeSeconds`, { min: 0, max: 3_600 }) ?? 5;
+  if (minCacheableLifetimeSeconds >= maxLifetimeSeconds) {
+    throw new ConfigError(
+      `${path}.minCacheableLifetimeSeconds`,
+      `(${minCacheableLifetimeSeconds}) must be less than maxLifetimeSeconds (${maxLifetimeSeconds})`,
+    );
+  }
+  const defaultExpiresInSeconds =
+    optionalInteger(c.defaultExpiresInSeconds, `${path}.defaultExpiresInSeconds`, { min: 1, max: 86_400 }) ??
+    Math.min(300, maxLifetimeSeconds);
+  if (defaultExpiresInSeconds > maxLifetimeSeconds) {
+    throw new ConfigError(
+      `${path}.defaultExpiresInSeconds`,
+      `(${defaultExpiresInSeconds}) must not exceed maxLifetimeSeconds (${maxLifetimeSeconds})`,
+    );
+  }
+  return { maxLifetimeSeconds, minCacheableLifetimeSeconds, defaultExpiresInSeconds };
 }
 
 function parseEndpoint(value: unknown, field: string): URL {
@@ -281,6 +338,16 @@ function parseAuthMethod(value: unknown, field: string): AuthMethod {
   if (value === undefined) return 'client_secret_post';
   if (typeof value === 'string' && (AUTH_METHODS as readonly string[]).includes(value)) return value as AuthMethod;
   throw new ConfigError(field, `must be one of ${AUTH_METHODS.join(', ')}`);
+}
+
+function parseBasicAuthEncoding(value: unknown, authMethod: AuthMethod, field: string): BasicAuthEncoding | 'auto' {
+  if (value === undefined) return 'auto';
+  if (authMethod !== 'client_secret_basic')
+    throw new ConfigError(field, 'applies only to authMethod client_secret_basic');
+  if (typeof value === 'string' && (BASIC_AUTH_ENCODINGS as readonly string[]).includes(value)) {
+    return value as BasicAuthEncoding;
+  }
+  throw new ConfigError(field, `must be one of ${BASIC_AUTH_ENCODINGS.join(', ')}`);
 }
 
 function parseSecretSource(value: unknown, field: string, options: ParseOptions): SecretSource {

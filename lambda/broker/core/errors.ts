@@ -14,7 +14,7 @@ export type UpstreamRejection =
 
 export interface BrokerErrorOptions {
   readonly cause?: unknown;
-  /** For `upstream_unavailable`: when a caller may try again, in seconds. */
+  /** For the 503 codes (`upstream_unavailable`, `secret_store_unavailable`): when a caller may try again, in seconds. */
   readonly retryAfterSeconds?: number;
   /** For `upstream_rejected`: what was refused. */
   readonly rejection?: UpstreamRejection;

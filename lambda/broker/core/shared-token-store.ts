@@ -26,6 +26,11 @@ export interface SharedTokenStore {
    * @returns `committed`, `lost` (the lease or version moved on), or `too-large` (kept out of the item)
    */
   commit(key: string, lease: Lease, token: CachedToken): Promise<'committed' | 'lost' | 'too-large'>;
+  /**
+   * Gives the lease up without writing anything (a token not to be cached, a failure not to be
+   * remembered), so other instances need not wait for it to expire. `false` when it was taken over.
+   */
+  release(key: string, lease: Lease): Promise<boolean>;
   /** Records a failed refresh and its cool-down, releasing the lease (fenced like `commit`). */
   recordFailure(key: string, lease: Lease, failure: RecordedFailure): Promise<boolean>;
   /** Notes that the key was served at `servedAtMs`, for the warm-up and the item's expiry. */

@@ -75,6 +75,8 @@ export interface TokenBrokerDeps {
 
 /** How many keys a warm-up refreshes at once. */
 const WARM_UP_CONCURRENCY = 4;
+/** A token must live longer than this to be served: the caller gets whole seconds left, at least 1. */
+const MIN_LIFETIME_SECONDS = 1;
 /** Time a warm-up keeps in hand: it starts no refresh it could not finish. */
 const WARM_UP_RESERVE_MS = 1_000;
 
@@ -181,19 +183,33 @@ export class TokenBroker {
     return [...candidates.values()].slice(0, Math.max(warmUpMaxKeys, this.#clients.size));
   }
 
+  /**
+   * One refresh, within the client's `deadlineMs`: the secret read counts against it, and the
+   * token request gets what is left. On rejected credentials, one re-read of the secret and, if it
+   * changed, one more request.
+   */
   async #obtain(client: ClientConfig, scopes: readonly string[]): Promise<CachedToken> {
     const { secrets, requestToken, telemetry } = this.#deps;
+    const deadlineAt = this.#now() + client.deadlineMs;
+    const left = () => deadlineAt - this.#now();
     try {
-      const secret = await secrets.get(client.clientSecret);
+      const secret = await this.#readSecret(client, secrets.get(client.clientSecret), left());
       try {
-        const response = await requestToken(client, secret.value, scopes);
+        const response = await requestToken(client, secret.value, scopes, {
+          retryRejectedEncoding: true,
+          deadlineMs: left(),
+        });
         telemetry.tokenFetched(client.name, 'current');
         return this.#toCached(client, response);
       } catch (error) {
         if (!(error instanceof BrokerError && error.rejection === 'credentials_rejected')) throw error;
-        const rotated = await this.#rotatedSecret(client, secret);
-        if (!rotated) throw error;
-        const response = await requestToken(client, rotated.value, scopes);
+        const rotated = await this.#readSecret(client, this.#rotatedSecret(client, secret), left());
+        if (!rotated || left() <= 0) throw error;
+        // One request with the re-read secret: with the encodings already tried, at most 3 in all.
+        const response = await requestToken(client, rotated.value, scopes, {
+          retryRejectedEncoding: false,
+          deadlineMs: left(),
+        });
         telemetry.tokenFetched(client.name, 'rotated');
         return this.#toCached(client, response);
       }
@@ -204,13 +220,50 @@ export class TokenBroker {
     }
   }
 
+  /** A secret read, given up at the refresh's deadline (the SDK's own timeouts may be longer). */
+  async #readSecret<T>(client: ClientConfig, read: Promise<T>, budgetMs: number): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => {
+          reject(
+            new BrokerError(
+              'secret_store_unavailable',
+              `Secrets Manager did not answer within the deadline of client ${client.name} (${client.deadlineMs} ms)`,
+              { retryAfterSeconds: 1 },
+            ),
+          );
+        },
+        Math.max(0, budgetMs),
+      );
+    });
+    try {
+      return await Promise.race([read, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   #rotatedSecret(client: ClientConfig, rejected: SecretVersion): Promise<SecretVersion | undefined> {
     return this.#deps.secrets.reloadAfterRejection(client.clientSecret, rejected);
   }
 
+  /**
+   * The lifetime the server gave, bounded: cut to `maxLifetimeSeconds`; under
+   * `minCacheableLifetimeSeconds` served but not cached; a second or less refused (it could only
+   * be served as a token with 0 seconds left).
+   */
   #toCached(client: ClientConfig, response: TokenResponse): CachedToken {
+    const lifetimeSeconds = Math.min(response.expiresInSeconds, client.maxLifetimeSeconds);
+    if (!(lifetimeSeconds > MIN_LIFETIME_SECONDS)) {
+      throw new BrokerError(
+        'upstream_rejected',
+        `The authorization server of client ${client.name} issued a token that expires within ${MIN_LIFETIME_SECONDS} s (${lifetimeSeconds} s)`,
+        { rejection: 'invalid_response' },
+      );
+    }
     const obtainedAt = this.#now();
-    const lifetimeMs = response.expiresInSeconds * 1000;
+    const lifetimeMs = lifetimeSeconds * 1000;
     return {
       accessToken: response.accessToken,
       tokenType: 'Bearer',
@@ -218,6 +271,7 @@ export class TokenBroker {
       obtainedAt,
       refreshAt: obtainedAt + lifetimeMs * client.refreshAt,
       expiresAt: obtainedAt + lifetimeMs,
+      ...(lifetimeSeconds < client.minCacheableLifetimeSeconds ? { ephemeral: true as const } : {}),
     };
   }
 }

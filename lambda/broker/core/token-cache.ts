@@ -96,7 +96,8 @@ const POLL_MAX_MS = 500;
  *   the refresh lease, or for its own fetch. During a remembered failure's cool-down it gets the
  *   recorded error at once.
  * - **Refresh**: under a lease in the shared tier (one refresher for the fleet), committed fenced
- *   on the lease and the token version; a failure is recorded with its cool-down.
+ *   on the lease and the token version; a failure is recorded with its cool-down. A token marked
+ *   `ephemeral` (too short-lived to cache) goes to the requests waiting for it and nowhere else.
  * - **Shared tier failing** (unreachable, throttled, denied): bypassed for a cool-down; the
  *   instance falls back to memory and fetching directly. It never fails a caller.
  *
@@ -292,7 +293,7 @@ export class TokenCache {
     try {
       const token = await request.fetch();
       this.#failures.delete(request.key);
-      this.#memory.set(request.key, token);
+      if (!token.ephemeral) this.#memory.set(request.key, token);
       return { token, source: 'fetched' };
     } catch (error) {
       return this.#afterFailedFetch(request.key, error, current);
@@ -328,11 +329,16 @@ export class TokenCache {
     } catch (error) {
       const failure = recordedFailureOf(error, this.#now(), this.#cooldowns);
       if (failure) await shared.recordFailure(key, lease, failure).catch((e) => this.#tierFailed('recordFailure', e));
+      else await shared.release(key, lease).catch((e) => this.#tierFailed('release', e));
       return this.#afterFailedFetch(key, error, current);
     } finally {
       clearInterval(renewal);
     }
     this.#failures.delete(key);
+    if (token.ephemeral) {
+      await shared.release(key, lease).catch((e) => this.#tierFailed('release', e));
+      return { token, source: 'fetched' };
+    }
     this.#memory.set(key, token);
     const outcome = await shared.commit(key, lease, token).catch((error: unknown) => {
       this.#tierFailed('commit', error);
@@ -473,6 +479,7 @@ function guarded(store: SharedTokenStore): SharedTokenStore {
     acquireLease: wrap('acquireLease', (key, request) => store.acquireLease(key, request)),
     renewLease: wrap('renewLease', (key, lease, untilMs) => store.renewLease(key, lease, untilMs)),
     commit: wrap('commit', (key, lease, token) => store.commit(key, lease, token)),
+    release: wrap('release', (key, lease) => store.release(key, lease)),
     recordFailure: wrap('recordFailure', (key, lease, failure) => store.recordFailure(key, lease, failure)),
     touch: wrap('touch', (key, at, descriptor) => store.touch(key, at, descriptor)),
     listRecentlyServed: wrap('listRecentlyServed', (since, limit) => store.listRecentlyServed(since, limit)),

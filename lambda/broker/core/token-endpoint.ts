@@ -5,13 +5,35 @@ import type { ClientConfig } from './config.ts';
  * (oauth4webapi today) implement it and map every failure into a `BrokerError`, with
  * `rejection: 'credentials_rejected'` when the server refused the client's credentials.
  */
-export type TokenEndpoint = (client: ClientConfig, secret: string, scopes: readonly string[]) => Promise<TokenResponse>;
+export type TokenEndpoint = (
+  client: ClientConfig,
+  secret: string,
+  scopes: readonly string[],
+  options?: TokenRequestOptions,
+) => Promise<TokenResponse>;
+
+export interface TokenRequestOptions {
+  /**
+   * Whether the adapter may, when the server rejects the client's credentials, present the same
+   * credentials once more in another encoding (`client_secret_basic` with `basicAuthEncoding`
+   * auto). The core allows it on the first request of a refresh and not on the one after a secret
+   * re-read, so that a rejected refresh makes at most 3 token requests.
+   * @default true
+   */
+  readonly retryRejectedEncoding?: boolean;
+  /** Time left for this request, retries included. @default the client's `deadlineMs` */
+  readonly deadlineMs?: number;
+}
 
 /** A validated token response (RFC 6749 §5.1). */
 export interface TokenResponse {
   readonly accessToken: string;
   readonly tokenType: 'Bearer';
-  /** Lifetime in seconds: the server's `expires_in`, or the client's `defaultExpiresInSeconds`. */
+  /**
+   * Lifetime in seconds, as the server tells it: its `expires_in`; without one, the time left
+   * until the `exp` of an access token that is a JWT; else the client's `defaultExpiresInSeconds`.
+   * May be fractional, or too short or too long to believe: the core bounds it.
+   */
   readonly expiresInSeconds: number;
   /** Granted scopes: the response's `scope`, or the requested ones when the server omits it (RFC 6749 §5.1). */
   readonly scope: string;

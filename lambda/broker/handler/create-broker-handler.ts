@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../shared/contract.ts';
 import { createCacheClients } from '../adapters/cache-clients.ts';
 import { DynamoDbTokenStore } from '../adapters/dynamodb-token-store.ts';
@@ -9,6 +9,7 @@ import {
   type OAuthTokenEndpointDeps,
   systemTokenEndpointDeps,
 } from '../adapters/oauth-token-endpoint.ts';
+import { createSecretsManagerClient } from '../adapters/secrets-manager-client.ts';
 import { SecretsManagerReader } from '../adapters/secrets-manager-reader.ts';
 import type { BrokerConfig } from '../core/config.ts';
 import { SecretStore } from '../core/secret-store.ts';
@@ -25,7 +26,10 @@ export interface BrokerHandlerOverrides {
   readonly logger?: Logger;
   /** @default Powertools metrics in the broker's namespace, with its service dimension */
   readonly metrics?: Metrics;
-  /** @default a client for the Lambda's region, configured from the environment, created at first use */
+  /**
+   * @default a client for the Lambda's region, configured from the environment, with bounded
+   * timeouts (`SECRETS_MANAGER_BOUNDS`), created at first use
+   */
   readonly secretsManager?: SecretsManagerClient;
   /** @default global fetch, real timers */
   readonly tokenEndpoint?: OAuthTokenEndpointDeps;
@@ -58,7 +62,7 @@ export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandl
   const metrics = overrides.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
   let secretsManager = overrides.secretsManager;
   const reader = new SecretsManagerReader(() => {
-    secretsManager ??= new SecretsManagerClient({});
+    secretsManager ??= createSecretsManagerClient();
     return secretsManager;
   });
   const telemetry = powertoolsTelemetry(logger, metrics);
@@ -73,7 +77,7 @@ export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandl
   const broker = new TokenBroker(config, {
     secrets: new SecretStore(reader, { ttlMs: config.secretTtlMs, now }),
     cache,
-    requestToken: createOAuthTokenEndpoint(overrides.tokenEndpoint ?? systemTokenEndpointDeps),
+    requestToken: createOAuthTokenEndpoint({ telemetry, ...(overrides.tokenEndpoint ?? systemTokenEndpointDeps) }),
     telemetry,
     ...(overrides.sharedCache ? { cacheNamespace: overrides.sharedCache.namespace } : {}),
     now,

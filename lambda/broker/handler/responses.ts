@@ -42,7 +42,7 @@ export function errorReply(error: BrokerError): BrokerReply {
     statusCode: BROKER_ERRORS[error.code].status as number,
     body: { error: error.code, error_description: description },
   };
-  if (error.code !== 'upstream_unavailable') return reply;
+  if (reply.statusCode !== 503) return reply;
   return { ...reply, retryAfterSeconds: error.retryAfterSeconds ?? 5 };
 }
 

@@ -1,11 +1,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRIC } from '../../shared/contract.ts';
+import type { TokenEndpointTelemetry } from '../adapters/oauth-token-endpoint.ts';
 import type { BrokerError } from '../core/errors.ts';
 import type { BrokerTelemetry } from '../core/token-broker.ts';
 
 /** {@link BrokerTelemetry} over Powertools. Logs codes and descriptions only: never a token or secret. */
-export function powertoolsTelemetry(logger: Logger, metrics: Metrics): BrokerTelemetry {
+export function powertoolsTelemetry(logger: Logger, metrics: Metrics): BrokerTelemetry & TokenEndpointTelemetry {
   return {
     tokenFetched(client, credentials) {
       metrics.addMetric(METRIC.tokenFetched, MetricUnit.Count, 1);
@@ -32,6 +33,12 @@ export function powertoolsTelemetry(logger: Logger, metrics: Metrics): BrokerTel
         client,
         refreshWindowSeconds,
         lookAheadSeconds,
+      });
+    },
+    basicAuthEncodingLearned(client, encoding) {
+      logger.info('Client credentials accepted in this Basic encoding; it is tried first from now on', {
+        client,
+        basicAuthEncoding: encoding,
       });
     },
     servedStale(client, error) {

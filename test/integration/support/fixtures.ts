@@ -1,9 +1,9 @@
 import { type BrokerConfig, parseBrokerConfig } from '../../../lambda/broker/core/config.ts';
 import type { AuthorizationServer } from '../../../lambda/local/authorization-server.ts';
 
-/** A one-client broker configuration against the embedded authorization server. */
+/** A one-client broker configuration against an authorization server (the embedded one, or a faulty one). */
 export function configFor(
-  server: AuthorizationServer,
+  server: Pick<AuthorizationServer, 'tokenEndpoint'>,
   client: Record<string, unknown> & { clientSecret: unknown },
   extra: Record<string, unknown> = {},
 ): BrokerConfig {

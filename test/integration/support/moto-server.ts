@@ -18,6 +18,10 @@ export interface MotoServer {
   kms(): KMSClient;
   /** The environment a Lambda process needs to reach this server with the SDK's defaults. */
   environment(): Record<string, string>;
+  /** SIGSTOP: connections are still accepted by the kernel, nothing answers (a hung service). */
+  freeze(): void;
+  /** SIGCONT after {@link freeze}. */
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -70,6 +74,8 @@ export async function startMotoServer(): Promise<MotoServer> {
       AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
     }),
+    freeze: () => child.kill('SIGSTOP'),
+    thaw: () => child.kill('SIGCONT'),
     stop: () => stopChild(child),
   };
 }
@@ -110,9 +116,11 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, stderr: () 
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
+    // A frozen server must run again to act on SIGTERM.
+    child.kill('SIGCONT');
     child.kill('SIGTERM');
   });
 }

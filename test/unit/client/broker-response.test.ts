@@ -59,16 +59,19 @@ describe('Function: readBrokerResponse (through TokenBrokerClient over HTTP)', (
     expect(broker.requests).toHaveLength(1);
   });
 
-  it('throws upstream_unavailable with the Retry-After, after retrying', async () => {
+  it.each([
+    ['upstream_unavailable', 'Token endpoint timed out'],
+    ['secret_store_unavailable', 'Secrets Manager is unavailable (TimeoutError ETIMEDOUT)'],
+  ])('throws %s with the Retry-After, after retrying', async (code, description) => {
     // Act
     const error = await failureFor({
       status: 503,
       headers: { 'Retry-After': '1' },
-      body: { error: 'upstream_unavailable', error_description: 'Token endpoint timed out' },
+      body: { error: code, error_description: description },
     });
 
     // Assess
-    expect(error).toMatchObject({ code: 'upstream_unavailable', status: 503, retryAfterMs: 1_000, retryable: true });
+    expect(error).toMatchObject({ code, status: 503, retryAfterMs: 1_000, retryable: true });
     expect(broker.requests).toHaveLength(2);
     expect(waits).toEqual([1_000]);
   });

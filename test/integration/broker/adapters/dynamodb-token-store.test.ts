@@ -253,6 +253,39 @@ describe.skipIf(skipReason !== undefined)(title, () => {
       expect(await store().read(key)).toEqual({ version: 1, token: newerToken });
     });
 
+    it('releases a lease without touching the token, so the next instance takes it at once', async () => {
+      // Prepare
+      const now = Date.now();
+      const token = hourToken(now);
+      const key = await committed(token);
+      const lease = (await store().acquireLease(key, leaseRequest('instance-a', now))) as Lease;
+
+      // Act
+      const released = await store().release(key, lease);
+      const next = await store().acquireLease(key, leaseRequest('instance-b', now));
+
+      // Assess
+      expect(released).toBe(true);
+      expect(next).toEqual({ owner: 'instance-b', version: 1 });
+      expect((await store().read(key))?.token).toEqual(token);
+    });
+
+    it('does not release a lease that was taken over', async () => {
+      // Prepare
+      const now = Date.now();
+      const key = newKey();
+      const staleLease = (await store().acquireLease(key, leaseRequest('instance-a', now))) as Lease;
+      const later = now + LEASE_MS + SKEW_MS + 1;
+      await store().acquireLease(key, leaseRequest('instance-b', later));
+
+      // Act
+      const released = await store().release(key, staleLease);
+
+      // Assess
+      expect(released).toBe(false);
+      expect((await store().read(key))?.lease?.owner).toBe('instance-b');
+    });
+
     it('fences a holder whose version moved on even when it holds the lease again', async () => {
       // Prepare
       const now = Date.now();

@@ -1,6 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
+import * as oauth from 'oauth4webapi';
 import { describe, expect, it } from 'vitest';
+import { MAX_TOKEN_RESPONSE_BYTES } from '../../../../lambda/broker/adapters/bounded-fetch.ts';
 import { createOAuthTokenEndpoint } from '../../../../lambda/broker/adapters/oauth-token-endpoint.ts';
 import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
 import { everythingSaidAbout } from '../../../support/leaks.ts';
@@ -8,9 +10,12 @@ import { virtualTime } from '../../../support/virtual-time.ts';
 import { CLIENT_SECRET, clientConfig, TOKEN_ENDPOINT } from '../support/client-config.ts';
 import {
   type Answer,
+  bodyBreaksOff,
+  bodyStalls,
   connectionRefused,
   errorResponse,
   hangs,
+  largeBody,
   scriptedFetch,
   tokenResponse,
 } from '../support/scripted-fetch.ts';
@@ -32,6 +37,36 @@ function request(
     options.scopes ?? ['read', 'write'],
   );
   return { outcome, requests: endpoint.requests, sleeps: time.sleeps };
+}
+
+/** A secret with every character form-encoding changes: reserved, space, percent, plus (client secrets are printable ASCII, RFC 6749 Appendix A). */
+const RESERVED_SECRET = "p@ss:w/rd+%&=?# ~!*'()-DO-NOT-LEAK";
+
+/** `Basic base64(id:secret)` with both as they are. */
+const plainBasic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+
+/** `Basic base64(form(id):form(secret))`, as RFC 6749 §2.3.1 asks: oauth4webapi's own `client_secret_basic`. */
+const formBasic = (id: string, secret: string) => {
+  const headers = new Headers();
+  void oauth.ClientSecretBasic(secret)({ issuer: TOKEN_ENDPOINT }, { client_id: id }, new URLSearchParams(), headers);
+  return headers.get('authorization') ?? '';
+};
+
+/** An endpoint for repeated requests of one client, on virtual time, recording what it learns. */
+function basicEndpoint(script: (() => Answer)[], overrides: Record<string, unknown> = {}) {
+  const endpoint = scriptedFetch(...script);
+  const learned: string[] = [];
+  const requestToken = createOAuthTokenEndpoint({
+    ...virtualTime(),
+    fetch: endpoint.fetch,
+    telemetry: { basicAuthEncodingLearned: (client, encoding) => learned.push(`${client}:${encoding}`) },
+  });
+  const client = clientConfig({ authMethod: 'client_secret_basic', ...overrides });
+  return {
+    get: (options?: { retryRejectedEncoding?: boolean }) => requestToken(client, RESERVED_SECRET, ['read'], options),
+    authorizations: () => endpoint.requests.map((r) => r.headers.get('authorization')),
+    learned,
+  };
 }
 
 async function failureOf(outcome: Promise<unknown>): Promise<BrokerError> {
@@ -122,6 +157,108 @@ describe('Function: createOAuthTokenEndpoint', () => {
     });
   });
 
+  describe('client_secret_basic encodings', () => {
+    const form = formBasic('shop-m2m', RESERVED_SECRET);
+    const plain = plainBasic('shop-m2m', RESERVED_SECRET);
+
+    it('tries the plain encoding once when the form one is rejected, and tries it first from then on', async () => {
+      // Prepare
+      const endpoint = basicEndpoint([errorResponse(401), goodToken]);
+
+      // Act
+      const first = await endpoint.get();
+      const second = await endpoint.get();
+
+      // Assess
+      expect([first.accessToken, second.accessToken]).toEqual([ACCESS_TOKEN, ACCESS_TOKEN]);
+      expect(form).not.toBe(plain);
+      expect(endpoint.authorizations()).toEqual([form, plain, plain]);
+      expect(endpoint.learned).toEqual(['shop:plain']);
+    });
+
+    it('remembers the form encoding when it is accepted, and still tries plain once when it is rejected', async () => {
+      // Prepare
+      const endpoint = basicEndpoint([goodToken, errorResponse(401), goodToken]);
+
+      // Act
+      await endpoint.get();
+      await endpoint.get();
+
+      // Assess
+      expect(endpoint.authorizations()).toEqual([form, form, plain]);
+      expect(endpoint.learned).toEqual(['shop:form', 'shop:plain']);
+    });
+
+    it('reports rejected credentials after both encodings are refused, saying nothing of either', async () => {
+      // Prepare
+      const endpoint = basicEndpoint([errorResponse(401)]);
+
+      // Act
+      const error = await failureOf(endpoint.get());
+
+      // Assess
+      expect(error.rejection).toBe('credentials_rejected');
+      expect(endpoint.authorizations()).toEqual([form, plain]);
+      const said = everythingSaidAbout(error);
+      expect(said).toContain('client shop');
+      for (const leak of [RESERVED_SECRET, form.slice(6), plain.slice(6), encodeURIComponent(RESERVED_SECRET)]) {
+        expect(said).not.toContain(leak);
+      }
+    });
+
+    it('sends one encoding only when the request may not retry another', async () => {
+      // Prepare
+      const endpoint = basicEndpoint([errorResponse(401)]);
+
+      // Act
+      await failureOf(endpoint.get({ retryRejectedEncoding: false }));
+
+      // Assess
+      expect(endpoint.authorizations()).toEqual([form]);
+    });
+
+    it('does not retry a refusal that is not about the credentials', async () => {
+      // Prepare
+      const endpoint = basicEndpoint([errorResponse(400, { error: 'invalid_scope' })]);
+
+      // Act
+      await failureOf(endpoint.get());
+
+      // Assess
+      expect(endpoint.authorizations()).toEqual([form]);
+    });
+
+    it.each([
+      ['form', form],
+      ['plain', plain],
+    ])('sends only the %s encoding when configured', async (basicAuthEncoding, expected) => {
+      // Prepare
+      const endpoint = basicEndpoint([errorResponse(401)], { basicAuthEncoding });
+
+      // Act
+      await failureOf(endpoint.get());
+
+      // Assess
+      expect(endpoint.authorizations()).toEqual([expected]);
+      expect(endpoint.learned).toEqual([]);
+    });
+
+    it.each([
+      ['credentials the encodings do not change', 'shopm2m', 'plainsecret123'],
+      ['a client id with a colon, which only the form encoding can carry', 'urn:shop', RESERVED_SECRET],
+    ])('sends one request for %s', async (_case, clientId, secret) => {
+      // Prepare
+      const endpoint = scriptedFetch(errorResponse(401));
+      const requestToken = createOAuthTokenEndpoint({ ...virtualTime(), fetch: endpoint.fetch });
+
+      // Act
+      await failureOf(requestToken(clientConfig({ authMethod: 'client_secret_basic', clientId }), secret, []));
+
+      // Assess
+      expect(endpoint.requests.map((r) => r.headers.get('authorization'))).toEqual([formBasic(clientId, secret)]);
+    });
+  });
+
   describe('a successful response', () => {
     it('returns the token, its type, lifetime and granted scope', async () => {
       // Prepare
@@ -150,6 +287,34 @@ describe('Function: createOAuthTokenEndpoint', () => {
 
       // Assess
       expect(token.expiresInSeconds).toBe(120);
+    });
+
+    describe('without expires_in', () => {
+      const START_SECONDS = 1_700_000_000;
+      const jwt = (claims: Record<string, unknown>) =>
+        ['{"alg":"RS256","typ":"at+jwt"}', JSON.stringify(claims), 'signature']
+          .map((part, i) => (i < 2 ? Buffer.from(part).toString('base64url') : part))
+          .join('.');
+
+      it.each([
+        ['the exp of a JWT access token', jwt({ sub: 'shop-m2m', exp: START_SECONDS + 1234 }), {}, 1234],
+        ['expires_in over the exp of a JWT', jwt({ exp: START_SECONDS + 1234 }), { expires_in: 600 }, 600],
+        ['the default for a JWT without exp', jwt({ sub: 'shop-m2m' }), {}, 120],
+        ['the default for a JWT whose exp is not a number', jwt({ exp: 'soon' }), {}, 120],
+        ['the default for an opaque token with dots', 'opaque.token.value', {}, 120],
+        ['the default for an encrypted JWT', 'a.b.c.d.e', {}, 120],
+      ])('uses %s', async (_case, accessToken, lifetime, expected) => {
+        // Prepare
+        const { outcome } = request([tokenResponse({ access_token: accessToken, token_type: 'Bearer', ...lifetime })], {
+          overrides: { defaultExpiresInSeconds: 120 },
+        });
+
+        // Act
+        const token = await outcome;
+
+        // Assess
+        expect(token.expiresInSeconds).toBe(expected);
+      });
     });
 
     it('accepts a lowercase token_type and reports it as Bearer', async () => {
@@ -231,6 +396,37 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(error.code).toBe('upstream_rejected');
       expect(error.rejection).not.toBe('credentials_rejected');
       expect(requests).toHaveLength(1);
+    });
+
+    it.each([
+      ['DPoP', 'dpop'],
+      ['N_A', 'n_a'],
+    ])('refuses a token of type %s as an invalid response naming the type, without retrying', async (type, named) => {
+      // Prepare
+      const { outcome, requests } = request([
+        tokenResponse({ access_token: ACCESS_TOKEN, token_type: type, expires_in: 3600 }),
+      ]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_rejected');
+      expect(error.rejection).toBe('invalid_response');
+      expect(error.description).toContain(`token of type "${named}"`);
+      expect(requests).toHaveLength(1);
+    });
+
+    it('does not echo a token_type that does not look like one', async () => {
+      // Prepare
+      const { outcome } = request([tokenResponse({ access_token: ACCESS_TOKEN, token_type: `x ${LEAKY_TOKEN}` })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.description).toContain('an unrecognizable one');
+      expect(everythingSaidAbout(error)).not.toContain(LEAKY_TOKEN);
     });
 
     it('refuses a 200 response that is not JSON', async () => {
@@ -342,6 +538,114 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(error.code).toBe('upstream_unavailable');
       expect(error.description).toContain('not answering in time');
       expect(requests).toHaveLength(2);
+    });
+  });
+
+  describe('a body that breaks off or stalls', () => {
+    it('retries a connection reset while the body is read, and returns the token that follows', async () => {
+      // Prepare
+      const { outcome, requests } = request([bodyBreaksOff(), goodToken]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
+      expect(requests).toHaveLength(2);
+    });
+
+    it('reports a body that keeps breaking off as upstream_unavailable with a Retry-After', async () => {
+      // Prepare
+      const { outcome, requests } = request([bodyBreaksOff()]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_unavailable');
+      expect(error.description).toContain('broke off its answer');
+      expect(error.retryAfterSeconds).toBe(5);
+      expect(requests).toHaveLength(4);
+      expect(everythingSaidAbout(error)).toContain('ECONNRESET');
+    });
+
+    it('ends an attempt whose body stalls past attemptTimeoutMs and retries it', async () => {
+      // Prepare
+      const { outcome, requests } = request([bodyStalls(), goodToken], {
+        overrides: { attemptTimeoutMs: 100, deadlineMs: 1000, maxRetries: 1 },
+      });
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
+      expect(requests).toHaveLength(2);
+    });
+
+    it('reports a body that keeps stalling as upstream_unavailable, not answering in time', async () => {
+      // Prepare
+      const { outcome, requests } = request([bodyStalls()], {
+        overrides: { attemptTimeoutMs: 100, deadlineMs: 100, maxRetries: 1 },
+      });
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_unavailable');
+      expect(error.description).toContain('not answering in time');
+      expect(requests).toHaveLength(2);
+    });
+  });
+
+  describe('the size of the response', () => {
+    it('refuses a Content-Length over the limit without reading the body, naming the limit', async () => {
+      // Prepare
+      const body = largeBody(MAX_TOKEN_RESPONSE_BYTES + 1, { announceLength: true });
+      const { outcome, requests } = request([body.answer]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_rejected');
+      expect(error.rejection).toBe('invalid_response');
+      expect(error.description).toContain(`${MAX_TOKEN_RESPONSE_BYTES}-byte limit`);
+      expect(requests).toHaveLength(1);
+      expect(body.produced()).toBeLessThanOrEqual(64 * 1024);
+    });
+
+    it('stops reading an unannounced body as soon as it passes the limit', async () => {
+      // Prepare
+      const body = largeBody(50 * MAX_TOKEN_RESPONSE_BYTES);
+      const { outcome, requests } = request([body.answer]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_rejected');
+      expect(error.description).toContain(`${MAX_TOKEN_RESPONSE_BYTES}-byte limit`);
+      expect(requests).toHaveLength(1);
+      expect(body.produced()).toBeLessThan(MAX_TOKEN_RESPONSE_BYTES + 4 * 64 * 1024);
+    });
+
+    it('reads a body just under the limit', async () => {
+      // Prepare
+      const padding = ' '.repeat(MAX_TOKEN_RESPONSE_BYTES - 200);
+      const { outcome } = request([
+        () =>
+          new Response(`{"access_token":"${ACCESS_TOKEN}","token_type":"Bearer"${padding}}`, {
+            headers: { 'content-type': 'application/json' },
+          }),
+      ]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
     });
   });
 

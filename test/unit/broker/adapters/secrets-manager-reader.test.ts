@@ -6,7 +6,7 @@ import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
 
 /**
  * Only the answers a real Secrets Manager API (moto) cannot give on demand: throttling, service
- * failures, access denied. Reads, stages, missing and binary secrets run against moto in
+ * failures, access denied. Unreachable and hung ones are in the moto integration tests. Reads, stages, missing and binary secrets run against moto in
  * test/integration/broker/adapters/secrets-manager-reader.test.ts.
  */
 describe('Class: SecretsManagerReader (errors moto cannot produce)', () => {
@@ -35,7 +35,7 @@ describe('Class: SecretsManagerReader (errors moto cannot produce)', () => {
   }
 
   it.each(['ThrottlingException', 'InternalServiceError', 'ServiceUnavailableException'])(
-    'reports %s as upstream_unavailable',
+    'reports %s as secret_store_unavailable',
     async (name) => {
       // Prepare
       secretsManager.on(GetSecretValueCommand).rejects(awsError(name));
@@ -44,13 +44,13 @@ describe('Class: SecretsManagerReader (errors moto cannot produce)', () => {
       const error = await failureOf(reader.read('shop/m2m-client', 'AWSCURRENT'));
 
       // Assess
-      expect(error.code).toBe('upstream_unavailable');
+      expect(error.code).toBe('secret_store_unavailable');
       expect(error.description).toContain(name);
       expect(error.retryAfterSeconds).toBe(1);
     },
   );
 
-  it('reports an error the SDK marks retryable as upstream_unavailable', async () => {
+  it('reports an error the SDK marks retryable as secret_store_unavailable', async () => {
     // Prepare
     secretsManager
       .on(GetSecretValueCommand)
@@ -60,7 +60,20 @@ describe('Class: SecretsManagerReader (errors moto cannot produce)', () => {
     const error = await failureOf(reader.read('shop/m2m-client', 'AWSCURRENT'));
 
     // Assess
-    expect(error.code).toBe('upstream_unavailable');
+    expect(error.code).toBe('secret_store_unavailable');
+  });
+
+  it('reports an unknown error answered with HTTP 503 as secret_store_unavailable', async () => {
+    // Prepare
+    secretsManager
+      .on(GetSecretValueCommand)
+      .rejects(Object.assign(awsError('SomethingNew'), { $metadata: { httpStatusCode: 503 } }));
+
+    // Act
+    const error = await failureOf(reader.read('shop/m2m-client', 'AWSCURRENT'));
+
+    // Assess
+    expect(error.code).toBe('secret_store_unavailable');
   });
 
   it('reports access denied as internal_error', async () => {

@@ -49,6 +49,8 @@ describe('Function: parseBrokerConfig', () => {
       extraParams: {},
       refreshAt: 0.75,
       defaultExpiresInSeconds: 300,
+      maxLifetimeSeconds: 86_400,
+      minCacheableLifetimeSeconds: 5,
       attemptTimeoutMs: 5_000,
       deadlineMs: 15_000,
       maxRetries: 3,
@@ -82,6 +84,8 @@ describe('Function: parseBrokerConfig', () => {
           extraParams: { tenant: 'eu' },
           refreshAt: 0.5,
           defaultExpiresInSeconds: 60,
+          maxLifetimeSeconds: 600,
+          minCacheableLifetimeSeconds: 0,
           deadlineMs: 3_000,
           maxRetries: 0,
         },
@@ -101,10 +105,33 @@ describe('Function: parseBrokerConfig', () => {
       extraParams: { tenant: 'eu' },
       refreshAt: 0.5,
       defaultExpiresInSeconds: 60,
+      maxLifetimeSeconds: 600,
+      minCacheableLifetimeSeconds: 0,
       attemptTimeoutMs: 3_000,
       deadlineMs: 3_000,
       maxRetries: 0,
     });
+  });
+
+  it.each([
+    ['client_secret_basic', undefined, 'auto'],
+    ['client_secret_basic', 'form', 'form'],
+    ['client_secret_basic', 'plain', 'plain'],
+    ['client_secret_post', undefined, 'auto'],
+  ])('with %s and basicAuthEncoding %s, encodes Basic credentials %s', (authMethod, basicAuthEncoding, expected) => {
+    // Act
+    const config = parseBrokerConfig(withClient({ authMethod, basicAuthEncoding }));
+
+    // Assess
+    expect(config.clients[0]?.basicAuthEncoding).toBe(expected);
+  });
+
+  it('assumes no default lifetime longer than maxLifetimeSeconds', () => {
+    // Act
+    const config = parseBrokerConfig(withClient({ maxLifetimeSeconds: 120 }));
+
+    // Assess
+    expect(config.clients[0]).toMatchObject({ maxLifetimeSeconds: 120, defaultExpiresInSeconds: 120 });
   });
 
   it.each(['http://127.0.0.1:8080/token', 'http://localhost:8080/token', 'http://[::1]:8080/token'])(
@@ -200,6 +227,33 @@ describe('Function: parseBrokerConfig', () => {
     ['a refreshAt given as a string', { refreshAt: '0.5' }, 'clients[0].refreshAt'],
     ['a fractional maxRetries', { maxRetries: 1.5 }, 'clients[0].maxRetries'],
     ['a deadlineMs above API Gateway limits', { deadlineMs: 30_000 }, 'clients[0].deadlineMs'],
+    [
+      'a basicAuthEncoding without client_secret_basic',
+      { authMethod: 'client_secret_post', basicAuthEncoding: 'plain' },
+      'clients[0].basicAuthEncoding',
+    ],
+    [
+      'an unknown basicAuthEncoding',
+      { authMethod: 'client_secret_basic', basicAuthEncoding: 'utf8' },
+      'clients[0].basicAuthEncoding',
+    ],
+    ['a maxLifetimeSeconds under a minute', { maxLifetimeSeconds: 30 }, 'clients[0].maxLifetimeSeconds'],
+    ['a fractional maxLifetimeSeconds', { maxLifetimeSeconds: 600.5 }, 'clients[0].maxLifetimeSeconds'],
+    [
+      'a negative minCacheableLifetimeSeconds',
+      { minCacheableLifetimeSeconds: -1 },
+      'clients[0].minCacheableLifetimeSeconds',
+    ],
+    [
+      'a minCacheableLifetimeSeconds not under maxLifetimeSeconds',
+      { minCacheableLifetimeSeconds: 600, maxLifetimeSeconds: 600 },
+      'clients[0].minCacheableLifetimeSeconds',
+    ],
+    [
+      'a defaultExpiresInSeconds above maxLifetimeSeconds',
+      { defaultExpiresInSeconds: 3_600, maxLifetimeSeconds: 600 },
+      'clients[0].defaultExpiresInSeconds',
+    ],
   ])('refuses %s, naming the field', (_case, overrides, field) => {
     // Act
     const error = configErrorOf(() => parseBrokerConfig(withClient(overrides)));

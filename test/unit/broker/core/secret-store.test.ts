@@ -85,7 +85,7 @@ describe('Class: SecretStore', () => {
     it('does not cache a failed read', async () => {
       // Prepare
       const reader = new FakeSecretReader().put('shop/m2m-client', 'AWSCURRENT', 'secret-v1', 'v1');
-      reader.failNext(new BrokerError('upstream_unavailable', 'Secrets Manager is unavailable'));
+      reader.failNext(new BrokerError('secret_store_unavailable', 'Secrets Manager is unavailable'));
       const store = storeOver(reader);
       const failed = store.get(shopSecret);
 

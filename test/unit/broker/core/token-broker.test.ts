@@ -1,13 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createOAuthTokenEndpoint } from '../../../../lambda/broker/adapters/oauth-token-endpoint.ts';
 import type { ClientConfig } from '../../../../lambda/broker/core/config.ts';
 import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
 import { SecretStore } from '../../../../lambda/broker/core/secret-store.ts';
 import { TokenBroker } from '../../../../lambda/broker/core/token-broker.ts';
 import { TokenCache } from '../../../../lambda/broker/core/token-cache.ts';
 import type { TokenEndpoint, TokenResponse } from '../../../../lambda/broker/core/token-endpoint.ts';
+import { virtualTime } from '../../../support/virtual-time.ts';
 import { brokerConfig } from '../support/client-config.ts';
 import { FakeSecretReader } from '../support/fake-secret-reader.ts';
 import { recordingTelemetry } from '../support/recording-telemetry.ts';
+import { errorResponse, scriptedFetch } from '../support/scripted-fetch.ts';
 
 const now = () => Date.now();
 const LOOK_AHEAD_SECONDS = 360;
@@ -16,7 +19,7 @@ const LOOK_AHEAD_SECONDS = 360;
  * A fake authorization server: it accepts the secrets in `accepted`, numbers its tokens and
  * grants what was asked. Cases it cannot produce are set with `mockImplementationOnce`.
  */
-function fakeAuthorizationServer(accepted: string[] = ['secret-v1']) {
+function fakeAuthorizationServer(accepted: string[] = ['secret-v1'], expiresInSeconds = 3600) {
   let issued = 0;
   const requestToken = vi.fn<TokenEndpoint>(
     async (client: ClientConfig, secret: string, scopes: readonly string[]): Promise<TokenResponse> => {
@@ -27,7 +30,7 @@ function fakeAuthorizationServer(accepted: string[] = ['secret-v1']) {
       return {
         accessToken: `${client.name}-token-${issued}`,
         tokenType: 'Bearer',
-        expiresInSeconds: 3600,
+        expiresInSeconds,
         scope: scopes.join(' '),
       };
     },
@@ -97,6 +100,7 @@ describe('Class: TokenBroker', () => {
         expect.objectContaining({ name: 'shop', clientId: 'shop-m2m' }),
         'secret-v1',
         ['read'],
+        expect.anything(),
       );
     });
 
@@ -139,7 +143,12 @@ describe('Class: TokenBroker', () => {
 
       // Assess
       expect(token.scope).toBe('read write');
-      expect(server.requestToken).toHaveBeenCalledWith(expect.anything(), 'secret-v1', ['read', 'write']);
+      expect(server.requestToken).toHaveBeenCalledWith(
+        expect.anything(),
+        'secret-v1',
+        ['read', 'write'],
+        expect.anything(),
+      );
     });
 
     it('serves "write read", "read write" and "read write read" from one token', async () => {
@@ -153,7 +162,12 @@ describe('Class: TokenBroker', () => {
 
       // Assess
       expect(server.requestToken).toHaveBeenCalledTimes(1);
-      expect(server.requestToken).toHaveBeenCalledWith(expect.anything(), 'secret-v1', ['read', 'write']);
+      expect(server.requestToken).toHaveBeenCalledWith(
+        expect.anything(),
+        'secret-v1',
+        ['read', 'write'],
+        expect.anything(),
+      );
       expect([first.source, second.source, third.source]).toEqual(['fetched', 'memory', 'memory']);
       expect(second.accessToken).toBe(first.accessToken);
     });
@@ -184,6 +198,71 @@ describe('Class: TokenBroker', () => {
       // Assess
       expect(first.expiresIn).toBe(3600);
       expect(later).toMatchObject({ source: 'memory', expiresIn: 3500, expiresAt: first.expiresAt });
+    });
+
+    describe('the lifetime the server gives', () => {
+      it.each([
+        ['a year', 31_536_000, {}, 86_400],
+        ['two hours, above a maxLifetimeSeconds of one', 7_200, { maxLifetimeSeconds: 3_600 }, 3_600],
+      ])('cuts %s to the longest lifetime the client believes', async (_case, expiresInSeconds, limits, expected) => {
+        // Prepare
+        const server = fakeAuthorizationServer(['secret-v1'], expiresInSeconds);
+        const { broker } = setUp({
+          server,
+          clients: [{ name: 'shop', clientSecret: { secretId: 'shop/m2m-client' }, ...limits }],
+        });
+
+        // Act
+        const token = await broker.getToken({ client: 'shop' });
+
+        // Assess
+        expect(token.expiresIn).toBe(expected);
+      });
+
+      it('serves a token shorter-lived than minCacheableLifetimeSeconds, but asks again for the next request', async () => {
+        // Prepare
+        const { broker, server } = setUp({ server: fakeAuthorizationServer(['secret-v1'], 4) });
+
+        // Act
+        const first = await broker.getToken({ client: 'shop' });
+        const second = await broker.getToken({ client: 'shop' });
+
+        // Assess
+        expect(first).toMatchObject({ accessToken: 'shop-token-1', expiresIn: 4, source: 'fetched' });
+        expect(second).toMatchObject({ accessToken: 'shop-token-2', source: 'fetched' });
+        expect(server.requestToken).toHaveBeenCalledTimes(2);
+      });
+
+      it('caches a short-lived token when minCacheableLifetimeSeconds allows it', async () => {
+        // Prepare
+        const { broker, server } = setUp({
+          server: fakeAuthorizationServer(['secret-v1'], 4),
+          clients: [{ name: 'shop', clientSecret: { secretId: 'shop/m2m-client' }, minCacheableLifetimeSeconds: 2 }],
+        });
+
+        // Act
+        await broker.getToken({ client: 'shop' });
+        const second = await broker.getToken({ client: 'shop' });
+
+        // Assess
+        expect(second.source).toBe('memory');
+        expect(server.requestToken).toHaveBeenCalledTimes(1);
+      });
+
+      it.each([0.5, 1])(
+        'refuses a token that lives %s s as an invalid response, never serving 0 seconds',
+        async (expiresInSeconds) => {
+          // Prepare
+          const { broker } = setUp({ server: fakeAuthorizationServer(['secret-v1'], expiresInSeconds) });
+
+          // Act
+          const error = await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+          // Assess
+          expect(error).toMatchObject({ code: 'upstream_rejected', rejection: 'invalid_response' });
+          expect(error.description).toContain('client shop issued a token that expires within 1 s');
+        },
+      );
     });
 
     it('tells telemetry about every token it fetches', async () => {
@@ -241,6 +320,19 @@ describe('Class: TokenBroker', () => {
       expect(error.code).toBe('upstream_rejected');
       expect(server.requestToken).toHaveBeenCalledTimes(2);
       expect(telemetry.events).toEqual([{ event: 'upstreamFailed', client: 'shop', code: 'upstream_rejected' }]);
+    });
+
+    it('allows another credentials encoding on the first request of a refresh, not after the secret re-read', async () => {
+      // Prepare
+      const { broker, reader, server } = setUp();
+      server.accepted.splice(0);
+      reader.put('shop/m2m-client', 'AWSPENDING', 'secret-v2', 'v2');
+
+      // Act
+      await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+      // Assess
+      expect(server.requestToken.mock.calls.map((call) => call[3]?.retryRejectedEncoding)).toEqual([true, false]);
     });
 
     it('fails with upstream_rejected after one request when no other secret exists', async () => {
@@ -302,17 +394,106 @@ describe('Class: TokenBroker', () => {
       ]);
     });
 
-    it('fails when the secret cannot be read', async () => {
+    it('fails when the secret cannot be read, without blaming the authorization server', async () => {
       // Prepare
-      const { broker, reader, server } = setUp();
-      reader.failNext(new BrokerError('upstream_unavailable', 'Secrets Manager is unavailable (ThrottlingException)'));
+      const { broker, reader, server, telemetry } = setUp();
+      reader.failNext(
+        new BrokerError('secret_store_unavailable', 'Secrets Manager is unavailable (ThrottlingException)'),
+      );
 
       // Act
       const error = await brokerErrorOf(broker.getToken({ client: 'shop' }));
 
       // Assess
-      expect(error.code).toBe('upstream_unavailable');
+      expect(error.code).toBe('secret_store_unavailable');
       expect(server.requestToken).not.toHaveBeenCalled();
+      expect(telemetry.events).toEqual([]);
+    });
+
+    it('gives up on a secret read that outlasts the deadline, with a Retry-After', async () => {
+      // Prepare
+      const { broker, reader, server } = setUp();
+      const release = reader.hold();
+
+      // Act
+      const outcome = brokerErrorOf(broker.getToken({ client: 'shop' }));
+      await vi.advanceTimersByTimeAsync(15_000);
+      const error = await outcome;
+      release();
+
+      // Assess
+      expect(error).toMatchObject({ code: 'secret_store_unavailable', retryAfterSeconds: 1 });
+      expect(error.description).toContain('within the deadline of client shop');
+      expect(server.requestToken).not.toHaveBeenCalled();
+    });
+
+    it('gives the token request what the secret read left of the deadline', async () => {
+      // Prepare
+      const { broker, reader, server } = setUp();
+      const release = reader.hold();
+
+      // Act
+      const outcome = broker.getToken({ client: 'shop' });
+      await vi.advanceTimersByTimeAsync(4_000);
+      release();
+      await outcome;
+
+      // Assess
+      expect(server.requestToken.mock.calls[0]?.[3]?.deadlineMs).toBe(11_000);
+    });
+  });
+
+  describe('with client_secret_basic over oauth4webapi, against a server that refuses everything', () => {
+    const SECRET_V1 = 'v1:p@ss/w+rd%';
+    const SECRET_V2 = 'v2:p@ss/w+rd%';
+
+    function basicBroker(pending: boolean) {
+      const reader = new FakeSecretReader().put('shop/m2m-client', 'AWSCURRENT', SECRET_V1, 'v1');
+      if (pending) reader.put('shop/m2m-client', 'AWSPENDING', SECRET_V2, 'v2');
+      const endpoint = scriptedFetch(errorResponse(401));
+      const config = brokerConfig([
+        { name: 'shop', authMethod: 'client_secret_basic', clientSecret: { secretId: 'shop/m2m-client' } },
+      ]);
+      const broker = new TokenBroker(config, {
+        secrets: new SecretStore(reader, { ttlMs: 300_000, now }),
+        cache: new TokenCache({ now }),
+        requestToken: createOAuthTokenEndpoint({ ...virtualTime(), fetch: endpoint.fetch }),
+        telemetry: recordingTelemetry(),
+        now,
+      });
+      const sentSecrets = () =>
+        endpoint.requests.map((r) => {
+          const decoded = Buffer.from(
+            (r.headers.get('authorization') ?? '').slice('Basic '.length),
+            'base64',
+          ).toString();
+          return decoded.slice(decoded.indexOf(':') + 1);
+        });
+      return { broker, sentSecrets };
+    }
+
+    it('makes at most 3 token requests: both encodings of the secret, then the re-read one', async () => {
+      // Prepare
+      const { broker, sentSecrets } = basicBroker(true);
+
+      // Act
+      const error = await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+      // Assess
+      expect(error).toMatchObject({ code: 'upstream_rejected', rejection: 'credentials_rejected' });
+      expect(sentSecrets()).toEqual([encodeURIComponent(SECRET_V1).replace('%20', '+'), SECRET_V1, expect.any(String)]);
+      expect(decodeURIComponent(sentSecrets()[2] ?? '')).toBe(SECRET_V2);
+    });
+
+    it('makes 2 token requests when there is no other secret to re-read', async () => {
+      // Prepare
+      const { broker, sentSecrets } = basicBroker(false);
+
+      // Act
+      await brokerErrorOf(broker.getToken({ client: 'shop' }));
+
+      // Assess
+      expect(sentSecrets()).toHaveLength(2);
     });
   });
 

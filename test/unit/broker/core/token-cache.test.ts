@@ -145,6 +145,62 @@ describe('Class: TokenCache', () => {
     });
   });
 
+  describe('a token too short-lived to cache (ephemeral)', () => {
+    const shortLived = (server: Server) => async (): Promise<CachedToken> => ({
+      ...(await server.fetch()),
+      expiresAt: now() + 3_000,
+      refreshAt: now() + 2_250,
+      ephemeral: true,
+    });
+
+    it('serves it to the request that fetched it, and fetches again for the next one', async () => {
+      // Prepare
+      const server = authorizationServer();
+      const tokens = cache();
+
+      // Act
+      const first = await tokens.get(request(server, { fetch: shortLived(server) }));
+      const second = await tokens.get(request(server, { fetch: shortLived(server) }));
+
+      // Assess
+      expect(first).toMatchObject({ source: 'fetched', token: { accessToken: 'token-1' } });
+      expect(second).toMatchObject({ source: 'fetched', token: { accessToken: 'token-2' } });
+    });
+
+    it('serves it to every request that waited for the same fetch', async () => {
+      // Prepare
+      const server = authorizationServer({ delayMs: 100 });
+      const tokens = cache();
+
+      // Act
+      const all = Promise.all(
+        Array.from({ length: 3 }, () => tokens.get(request(server, { fetch: shortLived(server) }))),
+      );
+      await vi.advanceTimersByTimeAsync(100);
+
+      // Assess
+      expect((await all).map((r) => r.token.accessToken)).toEqual(['token-1', 'token-1', 'token-1']);
+      expect(server.calls).toBe(1);
+    });
+
+    it('neither commits it to the shared tier nor keeps the lease: the next instance fetches at once', async () => {
+      // Prepare
+      const table = new FakeSharedStore();
+      const server = authorizationServer();
+
+      // Act
+      const first = await cache({ shared: table, instanceId: 'a' }).get(request(server, { fetch: shortLived(server) }));
+      const other = await cache({ shared: table, instanceId: 'b' }).get(request(server, { fetch: shortLived(server) }));
+
+      // Assess
+      expect(first.token.accessToken).toBe('token-1');
+      expect(other).toMatchObject({ source: 'fetched', token: { accessToken: 'token-2' } });
+      expect(table.count('commit')).toBe(0);
+      expect(table.count('release')).toBe(2);
+      expect((await table.read('shop-read'))?.lease).toBeUndefined();
+    });
+  });
+
   describe('refresh-ahead', () => {
     it('answers at once with the current token while a slow refresh runs, and serves the new one after', async () => {
       // Prepare
@@ -296,6 +352,27 @@ describe('Class: TokenCache', () => {
 
       // Assess
       expect(server.calls).toBe(2);
+    });
+
+    it('never serves a token with less than a second left, whatever its lifetime', async () => {
+      // Prepare: an 8 s token, whose 10% margin would be 0.8 s.
+      const server = authorizationServer();
+      const fetch = async (): Promise<CachedToken> => ({
+        ...(await server.fetch()),
+        expiresAt: now() + 8_000,
+        refreshAt: now() + 6_000,
+      });
+      const tokens = cache();
+      await tokens.get(request(server, { fetch }));
+      vi.advanceTimersByTime(7_100);
+      server.delayMs = 1_000;
+
+      // Act: a slow refresh; refresh-ahead would answer at once with a usable token.
+      const outcome = tokens.get(request(server, { fetch }));
+      await vi.advanceTimersByTimeAsync(1_000);
+
+      // Assess
+      expect(await outcome).toMatchObject({ source: 'fetched', token: { accessToken: 'token-2' } });
     });
 
     it('throws when the refresh fails within the safety margin before expiry', async () => {
@@ -459,6 +536,24 @@ describe('Class: TokenCache', () => {
       // Assess
       expect(outcome).toMatchObject({ code: 'upstream_unavailable', retryAfterSeconds: 30 });
       expect(server.calls).toBe(1);
+    });
+
+    it('gives the lease up after a failure it does not remember, so the next instance need not wait', async () => {
+      // Prepare
+      const table = new FakeSharedStore();
+      const server = authorizationServer();
+      server.failing = new BrokerError('internal_error', 'Secret shop/m2m has no AWSCURRENT version');
+      await cache({ shared: table, instanceId: 'a' })
+        .get(request(server))
+        .catch(() => {});
+      server.failing = undefined;
+
+      // Act
+      const other = await cache({ shared: table, instanceId: 'b' }).get(request(server));
+
+      // Assess
+      expect(other).toMatchObject({ source: 'fetched', token: { accessToken: 'token-2' } });
+      expect(table.count('release')).toBe(1);
     });
 
     it('falls back to memory and the server when the shared tier fails, and reports it once per cool-down', async () => {

@@ -72,6 +72,14 @@ export class FakeSharedStore implements SharedTokenStore {
     return 'committed';
   }
 
+  async release(key: string, lease: Lease): Promise<boolean> {
+    this.#call('release');
+    const item = this.items.get(key);
+    if (item?.lease?.owner !== lease.owner || item.version !== lease.version) return false;
+    delete item.lease;
+    return true;
+  }
+
   async recordFailure(key: string, lease: Lease, failure: RecordedFailure): Promise<boolean> {
     this.#call('recordFailure');
     const item = this.items.get(key);

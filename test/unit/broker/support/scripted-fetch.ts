@@ -60,3 +60,61 @@ export function hangs(): () => Answer {
       signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
     });
 }
+
+/** A 200 whose body starts, then the connection breaks: fetch's `terminated` TypeError while it is read. */
+export function bodyBreaksOff(): () => Answer {
+  return () => {
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) controller.error(new TypeError('terminated', { cause: { code: 'ECONNRESET' } }));
+        else controller.enqueue(new TextEncoder().encode('{"access_token":"half'));
+        sent = true;
+      },
+    });
+    return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+  };
+}
+
+/** A 200 whose body starts, then stalls until the request's signal aborts (as fetch's body does). */
+export function bodyStalls(): () => Answer {
+  return () => async (signal) => {
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(new TextEncoder().encode('{"access_token":"half'));
+          return;
+        }
+        return new Promise<void>((_, reject) => {
+          signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+        });
+      },
+    });
+    return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+  };
+}
+
+/** A 200 body of `bytes` bytes, produced as it is read; `pulled()` tells how many were produced. */
+export function largeBody(bytes: number, options: { announceLength?: boolean } = {}) {
+  let produced = 0;
+  const chunk = new Uint8Array(64 * 1024).fill(0x61);
+  const answer = (): Answer => {
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (produced >= bytes) {
+          controller.close();
+          return;
+        }
+        const next = chunk.subarray(0, Math.min(chunk.length, bytes - produced));
+        produced += next.length;
+        controller.enqueue(next);
+      },
+    });
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (options.announceLength) headers['content-length'] = String(bytes);
+    return new Response(body, { status: 200, headers });
+  };
+  return { answer, produced: () => produced };
+}

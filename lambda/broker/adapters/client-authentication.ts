@@ -1,0 +1,42 @@
+import * as oauth from 'oauth4webapi';
+import type { BasicAuthEncoding, ClientConfig } from '../core/config.ts';
+import { plainBasicDiffers, plainClientSecretBasic } from './plain-basic-auth.ts';
+import { importClientPrivateKey } from './private-key.ts';
+
+/** One way to present a client's credentials; `encoding` tells the `client_secret_basic` ones apart. */
+export interface ClientAuthentication {
+  readonly auth: oauth.ClientAuth;
+  readonly encoding?: BasicAuthEncoding;
+}
+
+/**
+ * The ways to present a client's credentials to its token endpoint (RFC 6749 §2.3, RFC 7523 §2.2):
+ * one, except for `client_secret_basic` with `basicAuthEncoding` auto when the plain encoding
+ * differs from the form one: then both, form first.
+ */
+export async function clientAuthentications(
+  client: ClientConfig,
+  secret: string,
+): Promise<readonly ClientAuthentication[]> {
+  switch (client.authMethod) {
+    case 'client_secret_post':
+      return [{ auth: oauth.ClientSecretPost(secret) }];
+    case 'client_secret_basic':
+      return basicAuthentications(client, secret);
+    case 'private_key_jwt':
+      return [{ auth: oauth.PrivateKeyJwt(await importClientPrivateKey(secret, client.name)) }];
+  }
+}
+
+async function basicAuthentications(client: ClientConfig, secret: string): Promise<readonly ClientAuthentication[]> {
+  const form: ClientAuthentication = { auth: oauth.ClientSecretBasic(secret), encoding: 'form' };
+  const plain: ClientAuthentication = { auth: plainClientSecretBasic(secret), encoding: 'plain' };
+  switch (client.basicAuthEncoding) {
+    case 'form':
+      return [form];
+    case 'plain':
+      return [plain];
+    case 'auto':
+      return (await plainBasicDiffers(client.clientId, secret)) ? [form, plain] : [form];
+  }
+}
