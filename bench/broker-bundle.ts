@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
+import { BROKER_ENTRY, ESBUILD_DEPLOYED_OPTIONS } from '../lib/bundling.ts';
 
 /**
  * Bundles the broker function exactly as lib/bundling.ts deploys it (esbuild, ESM, minified,
@@ -28,23 +29,18 @@ const BARE_SOURCE = `
   export const handler = middy(async (event) => ({ clients: clients().length, commands: commands.length, event }));
 `;
 
-/** The flags of lib/bundling.ts's `nodejsFunctionDefaults`, as esbuild options. */
+/** The flags of lib/bundling.ts, for metadata and in memory. */
 const DEPLOYED: BuildOptions = {
+  ...ESBUILD_DEPLOYED_OPTIONS,
+  mainFields: [...ESBUILD_DEPLOYED_OPTIONS.mainFields],
   absWorkingDir: ROOT,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  minify: true,
-  mainFields: ['module', 'main'],
   write: false,
   metafile: true,
   logLevel: 'silent',
-  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
 };
 
 export function bundleBroker(): Promise<BrokerBundle> {
-  return bundle({ entryPoints: ['lambda/broker/index.ts'] });
+  return bundle({ entryPoints: [BROKER_ENTRY] });
 }
 
 export function bundleBare(): Promise<BrokerBundle> {

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { BROKER_ENTRY, ESBUILD_DEPLOYED_OPTIONS } from '../lib/bundling.ts';
 import { bundleBare, bundleBroker } from './broker-bundle.ts';
 import { bundleConsumer, type ConsumerKind, forbiddenInputs } from './client-bundle.ts';
 
@@ -58,17 +59,12 @@ try {
   writeFileSync(join(dir, 'bare.mjs'), bare.code);
   writeFileSync(join(dir, 'broker.mjs'), broker.code);
   const mapped = await build({
-    entryPoints: ['lambda/broker/index.ts'],
+    ...ESBUILD_DEPLOYED_OPTIONS,
+    mainFields: [...ESBUILD_DEPLOYED_OPTIONS.mainFields],
+    entryPoints: [BROKER_ENTRY],
     outfile: join(dir, 'mapped.mjs'),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    minify: true,
-    mainFields: ['module', 'main'],
     sourcemap: true,
     logLevel: 'silent',
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   });
   if (mapped.errors.length > 0) throw new Error('esbuild failed to build the source-mapped bundle');
   const runs = { bare: [] as number[], broker: [] as number[], mapped: [] as number[] };
