@@ -1,9 +1,12 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { BrokerConfig } from '../broker/core/config.ts';
+import { BrokerError } from '../broker/core/errors.ts';
 import type { TokenBroker } from '../broker/core/token-broker.ts';
 import { type BrokerHandlerOverrides, createBrokerHandler } from '../broker/handler/create-broker-handler.ts';
+import { errorReply, toApiGatewayResult } from '../broker/handler/responses.ts';
 import { localContext, toApiGatewayEvent } from './api-gateway-event.ts';
 
 export interface LocalBrokerOptions extends BrokerHandlerOverrides {
@@ -35,15 +38,19 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
   const invoke = (event: unknown) => handler(event, localContext('token-broker-local', FUNCTION_TIMEOUT_MS));
 
   const server: Server = createServer((req, res) => {
-    invoke(toApiGatewayEvent(req, 'local'))
-      .then((result) => {
-        const { statusCode, headers, body } = result as APIGatewayProxyResult;
-        res.writeHead(statusCode, headers as Record<string, string>).end(body);
-      })
-      .catch(() => {
-        res.writeHead(500, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ error: 'internal_error', error_description: 'The broker failed; see its logs' }));
-      });
+    answer(req, invoke)
+      .catch(() => toApiGatewayResult(errorReply(new BrokerError('internal_error', 'The local route failed'))))
+      .then((result) => send(res, result))
+      .catch(() => res.destroy());
+  });
+  // What Node's HTTP parser refuses (a malformed request line, oversized headers) gets a JSON
+  // answer too, not Node's bare 400.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    socket.end(rawHttpResponse(toApiGatewayResult(errorReply(malformedRequest(error)))));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -60,4 +67,44 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * One request, every failure caught: a request the route cannot turn into an event is refused
+ * with 400 (and the process goes on serving); the handler itself never throws for bad input.
+ */
+async function answer(
+  req: IncomingMessage,
+  invoke: (event: unknown) => Promise<unknown>,
+): Promise<APIGatewayProxyResult> {
+  let event: unknown;
+  try {
+    event = toApiGatewayEvent(req, 'local');
+  } catch {
+    return toApiGatewayResult(errorReply(new BrokerError('invalid_request', 'The request could not be read')));
+  }
+  return (await invoke(event)) as APIGatewayProxyResult;
+}
+
+function send(res: ServerResponse, { statusCode, headers, body }: APIGatewayProxyResult): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(statusCode, headers as Record<string, string>).end(body);
+}
+
+function malformedRequest(error: NodeJS.ErrnoException): BrokerError {
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW' || error.code === 'HPE_URI_TOO_LONG';
+  return new BrokerError(
+    'invalid_request',
+    tooLarge ? 'The request line or headers are too large' : 'The HTTP request is malformed',
+  );
+}
+
+function rawHttpResponse({ statusCode, headers, body }: APIGatewayProxyResult): string {
+  const lines = Object.entries({ ...headers, 'Content-Length': Buffer.byteLength(body), Connection: 'close' }).map(
+    ([name, value]) => `${name}: ${value}`,
+  );
+  return [`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}`, ...lines, '', body].join('\r\n');
 }

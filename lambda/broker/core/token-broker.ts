@@ -4,6 +4,7 @@ import { normalizeScopes } from '../../shared/oauth-syntax.ts';
 import { CacheKeys } from './cache-key.ts';
 import type { BrokerConfig, ClientConfig } from './config.ts';
 import { BrokerError, toBrokerError } from './errors.ts';
+import { quoteInput } from './quote-input.ts';
 import type { SecretStore, SecretVersion } from './secret-store.ts';
 import type { CachedToken, CacheRequest, CacheTelemetry, TokenCache, TokenSource } from './token-cache.ts';
 import type { TokenEndpoint, TokenResponse } from './token-endpoint.ts';
@@ -70,6 +71,8 @@ export interface TokenBrokerDeps {
   readonly now?: () => number;
 }
 
+/** How many refused scopes an invalid_scope error names. */
+const REFUSED_SCOPES_SHOWN = 3;
 /** How many keys a warm-up refreshes at once. */
 const WARM_UP_CONCURRENCY = 4;
 /** Time a warm-up keeps in hand: it starts no refresh it could not finish. */
@@ -96,7 +99,7 @@ export class TokenBroker {
 
   async getToken(request: TokenRequest, budget: InvocationBudget = {}): Promise<IssuedToken> {
     const client = this.#clients.get(request.client);
-    if (!client) throw new BrokerError('unknown_client', `No client named "${request.client}" is configured`);
+    if (!client) throw new BrokerError('unknown_client', `No client named ${quoteInput(request.client)} is configured`);
     const scopes = resolveScopes(client, request.scopes);
     const { token, source, refreshError } = await this.#deps.cache.get(this.#cacheRequest(client, scopes, budget));
     if (source === 'stale') this.#deps.telemetry.servedStale(client.name, toBrokerError(refreshError));
@@ -237,8 +240,15 @@ function resolveScopes(client: ClientConfig, requested: readonly string[] | unde
   if (refused.length > 0) {
     throw new BrokerError(
       'invalid_scope',
-      `Client "${client.name}" may not request ${refused.map((s) => `"${s}"`).join(', ')} (allowed: ${client.scopes.join(' ') || 'none'})`,
+      `Client "${client.name}" may not request ${listRefused(refused)} (allowed: ${client.scopes.join(' ') || 'none'})`,
     );
   }
   return scopes;
+}
+
+/** The refused scopes as the caller sent them, bounded: a few, each cut to the echo limit. */
+function listRefused(refused: readonly string[]): string {
+  const shown = refused.slice(0, REFUSED_SCOPES_SHOWN).map(quoteInput).join(', ');
+  const more = refused.length - REFUSED_SCOPES_SHOWN;
+  return more > 0 ? `${shown} and ${more} more` : shown;
 }
