@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse, S
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import { checkLiteralPrivateKeys } from '../broker/adapters/private-key.ts';
 import type { BrokerConfig } from '../broker/core/config.ts';
 import { BrokerError } from '../broker/core/errors.ts';
 import type { TokenBroker } from '../broker/core/token-broker.ts';
@@ -30,10 +31,12 @@ const FUNCTION_TIMEOUT_MS = 25_000;
 
 /**
  * The broker's HTTP route on loopback, running the Lambda handler on API Gateway-shaped events.
- * It does not check SigV4: in AWS, API Gateway does that before the handler runs.
+ * It does not check SigV4: in AWS, API Gateway does that before the handler runs. A literal
+ * private key that is not one fails the start with a `ConfigError` naming its field.
  */
 export async function startLocalBroker(options: LocalBrokerOptions): Promise<LocalBroker> {
   const { config, port: listenPort, host, ...overrides } = options;
+  await checkLiteralPrivateKeys(config);
   const { handler, broker } = createBrokerHandler(config, overrides);
   const invoke = (event: unknown) => handler(event, localContext('token-broker-local', FUNCTION_TIMEOUT_MS));
 
