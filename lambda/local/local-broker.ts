@@ -46,6 +46,12 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
       .then((result) => send(res, result))
       .catch(() => res.destroy());
   });
+  // CONNECT never reaches the request listener; unanswered, Node would just close the connection.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    answer(req, invoke)
+      .then((result) => socket.end(rawHttpResponse(result)))
+      .catch(() => socket.destroy());
+  });
   // What Node's HTTP parser refuses (a malformed request line, oversized headers) gets a JSON
   // answer too, not Node's bare 400.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {

@@ -17,7 +17,7 @@ export function rawRequest(baseUrl: string, target: string, method = 'GET'): Pro
     const chunks: Buffer[] = [];
     const socket = connect({ host: hostname, port: Number(port) }, () => {
       // write, not end: a half-closed connection may be dropped before a slow answer is written.
-      socket.write(`${method} ${target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n\r\n`, 'latin1');
+      socket.write(`${method} ${target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n\r\n`, 'utf8');
     });
     socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer to ${method} ${target.slice(0, 80)}`)));
     socket.on('data', (chunk) => chunks.push(chunk));
