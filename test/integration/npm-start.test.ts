@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
+import { FIXTURE_SECRET, startFixtureServer } from './support/fixtures.ts';
 
 const children: ChildProcess[] = [];
 
@@ -58,7 +58,7 @@ describe('npm start', () => {
 
   it('runs against the authorization server described by --config FILE', async () => {
     // Prepare
-    const server = await startAuthorizationServer();
+    const server = await startFixtureServer();
     const file = join(await mkdtemp(join(tmpdir(), 'broker-')), 'clients.json');
     await writeFile(
       file,
@@ -68,7 +68,7 @@ describe('npm start', () => {
             name: 'billing',
             tokenEndpoint: server.tokenEndpoint,
             clientId: 'm2m-basic',
-            clientSecret: { value: 'password' },
+            clientSecret: { value: FIXTURE_SECRET },
             authMethod: 'client_secret_basic',
             scopes: ['write'],
           },

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuthorizationServer, startAuthorizationServer } from '../../../lambda/local/authorization-server.ts';
+import type { AuthorizationServer } from '../../../lambda/local/authorization-server.ts';
 import { type LocalBroker, startLocalBroker } from '../../../lambda/local/local-broker.ts';
-import { configFor } from '../support/fixtures.ts';
+import { configFor, FIXTURE_SECRET, startFixtureServer } from '../support/fixtures.ts';
 import { type RawResponse, rawRequest } from '../support/raw-http.ts';
 
 describe('Function: startLocalBroker (the local HTTP route)', () => {
@@ -9,8 +9,8 @@ describe('Function: startLocalBroker (the local HTTP route)', () => {
   let broker: LocalBroker;
 
   beforeAll(async () => {
-    server = await startAuthorizationServer();
-    broker = await startLocalBroker({ config: configFor(server, { clientSecret: { value: 'password' } }) });
+    server = await startFixtureServer();
+    broker = await startLocalBroker({ config: configFor(server, { clientSecret: { value: FIXTURE_SECRET } }) });
   });
   afterAll(async () => {
     await broker?.stop();

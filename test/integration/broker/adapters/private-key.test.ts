@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuthorizationServer, startAuthorizationServer } from '../../../../lambda/local/authorization-server.ts';
+import type { AuthorizationServer } from '../../../../lambda/local/authorization-server.ts';
 import { startLocalBroker } from '../../../../lambda/local/local-broker.ts';
 import { type CapturedOutput, captureOutput } from '../../support/captured-output.ts';
-import { configFor, getToken } from '../../support/fixtures.ts';
+import { configFor, getToken, startFixtureServer } from '../../support/fixtures.ts';
 import { type MotoServer, motoUnavailableReason, startMotoServer } from '../../support/moto-server.ts';
 
 const skipReason = motoUnavailableReason();
@@ -17,7 +17,7 @@ describe.skipIf(skipReason !== undefined)(title, () => {
 
   beforeAll(async () => {
     moto = await startMotoServer();
-    server = await startAuthorizationServer();
+    server = await startFixtureServer();
     output = captureOutput();
   });
   afterAll(async () => {
