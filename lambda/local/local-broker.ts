@@ -42,7 +42,6 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
 
   const server: Server = createServer((req, res) => {
     answer(req, invoke)
-      .catch(() => toApiGatewayResult(errorReply(new BrokerError('internal_error', 'The local route failed'))))
       .then((result) => send(res, result))
       .catch(() => res.destroy());
   });
@@ -79,8 +78,8 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
 }
 
 /**
- * One request, every failure caught: a request the route cannot turn into an event is refused
- * with 400 (and the process goes on serving); the handler itself never throws for bad input.
+ * One request, every failure caught, never rejected: a request the route cannot turn into an
+ * event is refused with 400 (and the process goes on serving); a handler failure is a 500.
  */
 async function answer(
   req: IncomingMessage,
@@ -92,7 +91,11 @@ async function answer(
   } catch {
     return toApiGatewayResult(errorReply(new BrokerError('invalid_request', 'The request could not be read')));
   }
-  return (await invoke(event)) as APIGatewayProxyResult;
+  try {
+    return (await invoke(event)) as APIGatewayProxyResult;
+  } catch {
+    return toApiGatewayResult(errorReply(new BrokerError('internal_error', 'The local route failed')));
+  }
 }
 
 function send(res: ServerResponse, { statusCode, headers, body }: APIGatewayProxyResult): void {

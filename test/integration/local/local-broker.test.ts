@@ -79,6 +79,15 @@ describe('Function: startLocalBroker (the local HTTP route)', () => {
     await expectStillServing();
   });
 
+  it('answers CONNECT, which never reaches the request listener, with a JSON 400', async () => {
+    // Act
+    const reply = await rawRequest(broker.url, 'localhost:443', 'CONNECT');
+
+    // Assess
+    expectJsonError(reply, 400, 'invalid_request', /^Method "CONNECT" is not allowed; use GET$/);
+    await expectStillServing();
+  });
+
   it('answers 400 for a method other than GET', async () => {
     // Act
     const reply = await rawRequest(broker.url, '/clients/shop/token', 'DELETE');
