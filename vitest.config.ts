@@ -1,4 +1,10 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { LOG_CAPTURE_ENV } from './test/integration/support/log-scan.ts';
+
+/** Where this run's integration tests record their output and credentials for the log scan. */
+const logCapture = { [LOG_CAPTURE_ENV]: join(tmpdir(), `m2m-token-broker-logs-${process.pid}`) };
 
 export default defineConfig({
   test: {
@@ -17,6 +23,19 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 30_000,
           hookTimeout: 30_000,
+          env: logCapture,
+          globalSetup: ['test/integration/support/fresh-capture-directory.ts'],
+          setupFiles: ['test/integration/support/record-output.ts'],
+        },
+      },
+      {
+        test: {
+          // The scan of what the integration tests logged: after them, so it sees all of it.
+          name: 'integration-logs',
+          include: ['test/integration/**/*.scan.ts'],
+          environment: 'node',
+          env: logCapture,
+          sequence: { groupOrder: 1 },
         },
       },
       {

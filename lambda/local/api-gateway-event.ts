@@ -6,24 +6,33 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
  * Builds the REST API proxy event API Gateway would send for an HTTP request, so the local server
  * runs exactly the Lambda handler. As in the deployed API (one resource per client), `resource`
  * is the literal path and there are no path parameters.
+ *
+ * The request target is split, not resolved: `//host/clients/shop/token` or the absolute form
+ * `http://host/clients/shop/token` keep their whole text as the path (which then matches no
+ * route), and a target `new URL` would refuse (`//[`) still gives an event. The maps have no
+ * prototype, so a query key such as `__proto__` or `constructor` is just a key. Never throws.
  */
 export function toApiGatewayEvent(req: IncomingMessage, stage: string): APIGatewayProxyEvent {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const single: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
-  for (const [key, value] of url.searchParams) {
+  const target = req.url ?? '/';
+  const queryStart = target.indexOf('?');
+  const path = queryStart === -1 ? target : target.slice(0, queryStart);
+  const query = new URLSearchParams(queryStart === -1 ? '' : target.slice(queryStart + 1));
+  const single: Record<string, string> = Object.create(null);
+  const multi: Record<string, string[]> = Object.create(null);
+  for (const [key, value] of query) {
     single[key] = value;
     multi[key] = [...(multi[key] ?? []), value];
   }
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null);
   for (const [key, value] of Object.entries(req.headers)) {
     if (typeof value === 'string') headers[key] = value;
   }
-  const hasQuery = url.searchParams.size > 0;
+  const hasQuery = query.size > 0;
+  const method = req.method ?? 'GET';
   return {
-    httpMethod: req.method ?? 'GET',
-    path: url.pathname,
-    resource: url.pathname,
+    httpMethod: method,
+    path,
+    resource: path,
     pathParameters: null,
     queryStringParameters: hasQuery ? single : null,
     multiValueQueryStringParameters: hasQuery ? multi : null,
@@ -36,16 +45,16 @@ export function toApiGatewayEvent(req: IncomingMessage, stage: string): APIGatew
       accountId: '000000000000',
       apiId: 'local',
       authorizer: undefined,
-      httpMethod: req.method ?? 'GET',
+      httpMethod: method,
       identity: {
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
       } as APIGatewayProxyEvent['requestContext']['identity'],
-      path: `/${stage}${url.pathname}`,
+      path: `/${stage}${path}`,
       protocol: `HTTP/${req.httpVersion}`,
       requestId: randomUUID(),
       requestTimeEpoch: Date.now(),
       resourceId: 'local',
-      resourcePath: url.pathname,
+      resourcePath: path,
       stage,
     },
   };

@@ -2,7 +2,8 @@
  * `npm start`: a working broker on 127.0.0.1 with nothing else to set up.
  *
  *   npm start                        embedded authorization server (client m2m / password, scope read)
- *   npm start -- --config FILE       your own authorization server, described by FILE
+ *   npm start -- --config FILE       your own authorization server, described by FILE (the token
+ *                                    obtained at start is summarized, never printed)
  *
  * PORT (default 3000) sets the broker's port.
  */
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { type BrokerConfig, ConfigError, parseBrokerConfig, parseBrokerConfigJson } from '../broker/core/config.ts';
 import { type AuthorizationServer, SEED_CLIENT, startAuthorizationServer } from './authorization-server.ts';
 import { type LocalBroker, startLocalBroker } from './local-broker.ts';
+import { summarizeTokenReply } from './token-summary.ts';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string' } }, strict: true });
@@ -50,7 +52,9 @@ async function main(): Promise<void> {
   console.log(`Broker listening on ${broker.url}`);
   const response = await fetch(url);
   console.log(`GET /clients/${first.name}/token -> ${response.status}`);
-  console.log(JSON.stringify(await response.json(), null, 2));
+  const body: unknown = await response.json();
+  // The embedded server's token is a demo; one from the user's own server is a real credential.
+  console.log(authorizationServer ? JSON.stringify(body, null, 2) : summarizeTokenReply(body));
   const scopeQuery = first.scopes.length > 0 ? `?scope=${encodeURIComponent(first.scopes.join(' '))}` : '';
   console.log(`\nTry it:  curl -s '${url}${scopeQuery}'\nCtrl-C stops the broker.`);
 }

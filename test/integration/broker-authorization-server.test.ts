@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
+import type { AuthorizationServer } from '../../lambda/local/authorization-server.ts';
 import { type LocalBroker, type LocalBrokerOptions, startLocalBroker } from '../../lambda/local/local-broker.ts';
 import { type CapturedOutput, captureOutput } from './support/captured-output.ts';
-import { configFor, getToken, introspect } from './support/fixtures.ts';
+import { configFor, FIXTURE_SECRET, getToken, introspect, startFixtureServer } from './support/fixtures.ts';
 
 describe('Broker against a real authorization server (oidc-provider)', () => {
   let server: AuthorizationServer;
@@ -18,7 +18,7 @@ describe('Broker against a real authorization server (oidc-provider)', () => {
   };
 
   beforeAll(async () => {
-    server = await startAuthorizationServer();
+    server = await startFixtureServer();
   });
   afterEach(async () => {
     await Promise.all(brokers.splice(0).map((b) => b.stop()));
@@ -28,8 +28,8 @@ describe('Broker against a real authorization server (oidc-provider)', () => {
   });
 
   it.each([
-    ['client_secret_post', { clientId: 'm2m', clientSecret: { value: 'password' } }],
-    ['client_secret_basic', { clientId: 'm2m-basic', clientSecret: { value: 'password' } }],
+    ['client_secret_post', { clientId: 'm2m', clientSecret: { value: FIXTURE_SECRET } }],
+    ['client_secret_basic', { clientId: 'm2m-basic', clientSecret: { value: FIXTURE_SECRET } }],
   ])('serves an active token obtained with %s', async (authMethod, client) => {
     // Prepare
     const { url } = await broker({ ...client, authMethod });
@@ -67,7 +67,7 @@ describe('Broker against a real authorization server (oidc-provider)', () => {
       expect(reply.status).toBe(200);
       expect(server.tokenRequestCount() - before).toBe(1);
     } finally {
-      server.setClientSecret('m2m-basic', 'password');
+      server.setClientSecret('m2m-basic', FIXTURE_SECRET);
     }
   });
 
@@ -91,7 +91,7 @@ describe('Broker against a real authorization server (oidc-provider)', () => {
 
   it('answers five concurrent requests for the same client and scopes with one token request', async () => {
     // Prepare
-    const { url } = await broker({ clientSecret: { value: 'password' } });
+    const { url } = await broker({ clientSecret: { value: FIXTURE_SECRET } });
     const before = server.tokenRequestCount();
 
     // Act
@@ -106,7 +106,7 @@ describe('Broker against a real authorization server (oidc-provider)', () => {
   it('serves the cached token again without asking the server, with the remaining lifetime', async () => {
     // Prepare: the broker's clock stands still until the test moves it.
     let clockMs = Date.now();
-    const { url } = await broker({ clientSecret: { value: 'password' } }, { now: () => clockMs });
+    const { url } = await broker({ clientSecret: { value: FIXTURE_SECRET } }, { now: () => clockMs });
     const first = await getToken(url, 'shop', 'read');
     const before = server.tokenRequestCount();
     clockMs += 600_000;
@@ -157,10 +157,10 @@ describe('Broker against a real authorization server (oidc-provider)', () => {
 describe('Broker when the authorization server goes away', () => {
   it('keeps serving a cached token that is past its refresh point but still valid', async () => {
     // Prepare: one-hour tokens refreshed at half their lifetime, on a clock the test moves.
-    const server = await startAuthorizationServer();
+    const server = await startFixtureServer();
     let clockMs = Date.now();
     const local = await startLocalBroker({
-      config: configFor(server, { clientSecret: { value: 'password' }, refreshAt: 0.5, deadlineMs: 1000 }),
+      config: configFor(server, { clientSecret: { value: FIXTURE_SECRET }, refreshAt: 0.5, deadlineMs: 1000 }),
       now: () => clockMs,
     });
     const output = captureOutput();
@@ -194,8 +194,8 @@ describe('Broker when the authorization server goes away', () => {
 
   it('answers 503 upstream_unavailable with Retry-After when there is no valid token', async () => {
     // Prepare
-    const server = await startAuthorizationServer();
-    const config = configFor(server, { clientSecret: { value: 'password' }, deadlineMs: 1000 });
+    const server = await startFixtureServer();
+    const config = configFor(server, { clientSecret: { value: FIXTURE_SECRET }, deadlineMs: 1000 });
     await server.stop();
     const local = await startLocalBroker({ config });
     const output = captureOutput();

@@ -7,9 +7,9 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
+import type { AuthorizationServer } from '../../lambda/local/authorization-server.ts';
 import { type LocalBroker, startLocalBroker } from '../../lambda/local/local-broker.ts';
-import { configFor, getToken, introspect } from './support/fixtures.ts';
+import { configFor, FIXTURE_SECRET, getToken, introspect, startFixtureServer } from './support/fixtures.ts';
 import { type MotoServer, motoUnavailableReason, startMotoServer } from './support/moto-server.ts';
 
 const skipReason = motoUnavailableReason();
@@ -38,11 +38,11 @@ describe.skipIf(skipReason !== undefined)(title, () => {
   beforeAll(async () => {
     moto = await startMotoServer();
     secretsManager = moto.secretsManager();
-    server = await startAuthorizationServer();
+    server = await startFixtureServer();
   });
   afterEach(async () => {
     await Promise.all(brokers.splice(0).map((b) => b.stop()));
-    server.setClientSecret('m2m', 'password');
+    server.setClientSecret('m2m', FIXTURE_SECRET);
   });
   afterAll(async () => {
     await server?.stop();
@@ -51,7 +51,7 @@ describe.skipIf(skipReason !== undefined)(title, () => {
 
   it('obtains a token with a plain-string secret', async () => {
     // Prepare
-    const { url } = await broker(await createSecret('password'));
+    const { url } = await broker(await createSecret(FIXTURE_SECRET));
 
     // Act
     const reply = await getToken(url, 'shop', 'read');
@@ -63,7 +63,7 @@ describe.skipIf(skipReason !== undefined)(title, () => {
 
   it('obtains a token with one field of a JSON secret', async () => {
     // Prepare
-    const arn = await createSecret(JSON.stringify({ clientId: 'm2m', clientSecret: 'password' }));
+    const arn = await createSecret(JSON.stringify({ clientId: 'm2m', clientSecret: FIXTURE_SECRET }));
     const { url } = await broker(arn, 'clientSecret');
 
     // Act
@@ -87,7 +87,7 @@ describe.skipIf(skipReason !== undefined)(title, () => {
 
   it('picks up a rotation, pending then promoted, with no failed request', async () => {
     // Prepare: a token obtained with the first secret version.
-    const arn = await createSecret('password');
+    const arn = await createSecret(FIXTURE_SECRET);
     const { url } = await broker(arn);
     expect((await getToken(url, 'shop', 'read')).status).toBe(200);
 
@@ -127,7 +127,7 @@ describe.skipIf(skipReason !== undefined)(title, () => {
 
   it('picks up a rotation already promoted to AWSCURRENT when the server rejects the cached secret', async () => {
     // Prepare
-    const arn = await createSecret('password');
+    const arn = await createSecret(FIXTURE_SECRET);
     const { url } = await broker(arn);
     expect((await getToken(url, 'shop', 'read')).status).toBe(200);
     await secretsManager.send(new PutSecretValueCommand({ SecretId: arn, SecretString: 'password-next' }));
@@ -142,7 +142,7 @@ describe.skipIf(skipReason !== undefined)(title, () => {
 
   it('answers 502 when neither the current nor a pending secret is accepted', async () => {
     // Prepare
-    const { url } = await broker(await createSecret('password'));
+    const { url } = await broker(await createSecret(FIXTURE_SECRET));
     server.setClientSecret('m2m', 'a-secret-nobody-stored');
 
     // Act

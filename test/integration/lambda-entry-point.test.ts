@@ -2,8 +2,9 @@ import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { localContext } from '../../lambda/local/api-gateway-event.ts';
-import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
+import type { AuthorizationServer } from '../../lambda/local/authorization-server.ts';
 import { type CapturedOutput, captureOutput } from './support/captured-output.ts';
+import { FIXTURE_SECRET, startFixtureServer } from './support/fixtures.ts';
 import { type MotoServer, motoUnavailableReason, startMotoServer } from './support/moto-server.ts';
 
 const skipReason = motoUnavailableReason();
@@ -46,10 +47,10 @@ describe.skipIf(skipReason !== undefined)(title, () => {
 
   beforeAll(async () => {
     moto = await startMotoServer();
-    server = await startAuthorizationServer();
+    server = await startFixtureServer();
     const secretsManager = moto.secretsManager();
     const created = await secretsManager.send(
-      new CreateSecretCommand({ Name: 'shop/m2m-client', SecretString: 'password' }),
+      new CreateSecretCommand({ Name: 'shop/m2m-client', SecretString: FIXTURE_SECRET }),
     );
     secretArn = created.ARN as string;
     output = captureOutput();
@@ -105,7 +106,12 @@ describe.skipIf(skipReason !== undefined)(title, () => {
     const start = coldStart(
       environment({
         clients: [
-          { name: 'shop', tokenEndpoint: server.tokenEndpoint, clientId: 'm2m', clientSecret: { value: 'password' } },
+          {
+            name: 'shop',
+            tokenEndpoint: server.tokenEndpoint,
+            clientId: 'm2m',
+            clientSecret: { value: FIXTURE_SECRET },
+          },
         ],
       }),
     );

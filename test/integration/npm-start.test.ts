@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
+import { FIXTURE_SECRET, startFixtureServer } from './support/fixtures.ts';
 
 const children: ChildProcess[] = [];
 
@@ -57,7 +58,7 @@ describe('npm start', () => {
 
   it('runs against the authorization server described by --config FILE', async () => {
     // Prepare
-    const server = await startAuthorizationServer();
+    const server = await startFixtureServer();
     const file = join(await mkdtemp(join(tmpdir(), 'broker-')), 'clients.json');
     await writeFile(
       file,
@@ -67,7 +68,7 @@ describe('npm start', () => {
             name: 'billing',
             tokenEndpoint: server.tokenEndpoint,
             clientId: 'm2m-basic',
-            clientSecret: { value: 'password' },
+            clientSecret: { value: FIXTURE_SECRET },
             authMethod: 'client_secret_basic',
             scopes: ['write'],
           },
@@ -77,17 +78,60 @@ describe('npm start', () => {
     try {
       // Act
       const run = start(['--config', file]);
-      await run.waitFor(/curl -s/);
+      const [, curlUrl] = await run.waitFor(/curl -s '([^']+)'/);
 
-      // Assess
-      expect(run.output()).toMatch(/GET \/clients\/billing\/token -> 200/);
-      expect(run.output()).toMatch(/"scope": "write"/);
+      // Assess: the broker serves its cached token, the one obtained at start; it was summarized, not printed.
       expect(server.tokenRequestCount()).toBe(1);
+      const { access_token: token } = (await (await fetch(curlUrl as string)).json()) as { access_token: string };
+      expect(server.tokenRequestCount()).toBe(1);
+      const fingerprint = createHash('sha256').update(token).digest('hex').slice(0, 8);
+      expect(run.output()).toMatch(/GET \/clients\/billing\/token -> 200/);
+      expect(run.output()).toMatch(
+        new RegExp(
+          [
+            'Obtained a Bearer token \\(not printed: it is a real credential\\)',
+            '  scope: {7}"write"',
+            '  expires in: {2}(3599|3600) s',
+            `  fingerprint: sha256:${fingerprint}`,
+          ].join('\n'),
+        ),
+      );
+      expect(run.output()).not.toContain(token);
       run.child.kill('SIGTERM');
       expect(await run.exited).toBe(0);
     } finally {
       await server.stop();
     }
+  });
+
+  it('refuses a literal private_key_jwt key that is not a private key, naming its field, before serving', async () => {
+    // Prepare
+    const file = join(await mkdtemp(join(tmpdir(), 'broker-')), 'clients.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        clients: [
+          {
+            name: 'shop',
+            tokenEndpoint: 'http://127.0.0.1:9/token',
+            clientId: 'm2m-jwt',
+            authMethod: 'private_key_jwt',
+            clientSecret: { value: '-----BEGIN PRIVATE KEY-----\nnot-a-key-4d1f\n-----END PRIVATE KEY-----' },
+          },
+        ],
+      }),
+    );
+
+    // Act
+    const run = start(['--config', file]);
+
+    // Assess
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toMatch(
+      /Invalid broker configuration: clients\[0\]\.clientSecret\.value is not a usable private key for private_key_jwt: its PEM could not be read as a private key/,
+    );
+    expect(run.output()).not.toContain('not-a-key-4d1f');
+    expect(run.output()).not.toMatch(/Broker listening/);
   });
 
   it('refuses an invalid --config FILE with a message naming the field', async () => {

@@ -17,10 +17,14 @@ export class ResponseTooLargeError extends Error {
  */
 export function boundedFetch(inner: typeof fetch, limitBytes: number = MAX_TOKEN_RESPONSE_BYTES): typeof fetch {
   return async (input, init) => {
-    const response = await inner(input, init);
+    // Aborting the request is what drops the connection: cancelling the body alone may let the
+    // HTTP client drain the rest of it.
+    const abort = new AbortController();
+    const signal = init?.signal ? AbortSignal.any([init.signal, abort.signal]) : abort.signal;
+    const response = await inner(input, { ...init, signal });
     const announced = Number(response.headers.get('content-length') ?? Number.NaN);
     if (announced > limitBytes) {
-      await response.body?.cancel().catch(() => {});
+      abort.abort(new ResponseTooLargeError(limitBytes));
       throw new ResponseTooLargeError(limitBytes);
     }
     if (response.body === null) return response;
@@ -29,9 +33,11 @@ export function boundedFetch(inner: typeof fetch, limitBytes: number = MAX_TOKEN
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           received += chunk.byteLength;
-          // Erroring the stream cancels its source: the connection is dropped, not drained.
-          if (received > limitBytes) controller.error(new ResponseTooLargeError(limitBytes));
-          else controller.enqueue(chunk);
+          if (received > limitBytes) {
+            const tooLarge = new ResponseTooLargeError(limitBytes);
+            controller.error(tooLarge);
+            abort.abort(tooLarge);
+          } else controller.enqueue(chunk);
         },
       }),
     );

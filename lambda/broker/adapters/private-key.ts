@@ -1,5 +1,7 @@
 import { createPrivateKey, type JsonWebKey as NodeJwk, webcrypto } from 'node:crypto';
+import { type BrokerConfig, ConfigError } from '../core/config.ts';
 import { BrokerError } from '../core/errors.ts';
+import { quoteInput } from '../core/quote-input.ts';
 
 /** A private key ready for oauth4webapi's `PrivateKeyJwt` (RFC 7523 §2.2 client assertions). */
 export interface ClientPrivateKey {
@@ -7,16 +9,57 @@ export interface ClientPrivateKey {
   readonly kid?: string;
 }
 
+/** Why a secret is not a usable private key. Its text never quotes the secret. */
+class UnusableKey extends Error {
+  override readonly name = 'UnusableKey';
+}
+
+const EXPECTED = 'expected a PKCS#8, PKCS#1 or SEC1 PEM private key, or a private JWK (JSON with "d")';
+
 /**
  * Imports the private key stored in a client's secret: a PKCS#8 / PKCS#1 / SEC1 PEM, or a private
  * JWK (JSON) whose optional `kid` and `alg` are honoured. RSA keys sign RS256 unless the JWK says
  * PS256/PS384/PS512/RS384/RS512; EC keys sign with the curve's ES algorithm; OKP keys with Ed25519.
  *
- * Errors never include the key material.
+ * A secret that is no such key fails every token request of the client with `internal_error`,
+ * whose description (logged, not returned) says what is wrong. Errors never include key material.
  */
 export async function importClientPrivateKey(secret: string, clientName: string): Promise<ClientPrivateKey> {
-  const jwk = toPrivateJwk(secret.trim(), clientName);
-  const algorithm = importAlgorithm(jwk, clientName);
+  try {
+    return await importPrivateKey(secret);
+  } catch (error) {
+    if (!(error instanceof UnusableKey)) throw error;
+    throw new BrokerError(
+      'internal_error',
+      `Client ${clientName} uses private_key_jwt, but its secret is not a usable private key: ${error.message}`,
+      error.cause === undefined ? {} : { cause: error.cause },
+    );
+  }
+}
+
+/**
+ * Local runs: every literal private key (`clientSecret: { "value": ... }` of a `private_key_jwt`
+ * client) is imported once before the broker serves, so a wrong one stops the start with an error
+ * naming its field instead of failing every request.
+ */
+export async function checkLiteralPrivateKeys(config: BrokerConfig): Promise<void> {
+  for (const [index, client] of config.clients.entries()) {
+    if (client.authMethod !== 'private_key_jwt' || client.clientSecret.kind !== 'literal') continue;
+    try {
+      await importPrivateKey(client.clientSecret.value);
+    } catch (error) {
+      if (!(error instanceof UnusableKey)) throw error;
+      throw new ConfigError(
+        `clients[${index}].clientSecret.value`,
+        `is not a usable private key for private_key_jwt: ${error.message}`,
+      );
+    }
+  }
+}
+
+async function importPrivateKey(secret: string): Promise<ClientPrivateKey> {
+  const jwk = toPrivateJwk(secret.trim());
+  const algorithm = importAlgorithm(jwk);
   const {
     kid,
     alg: _alg,
@@ -26,61 +69,63 @@ export async function importClientPrivateKey(secret: string, clientName: string)
   } = jwk as NodeJwk & { kid?: string; alg?: string; use?: string; key_ops?: string[] };
   try {
     const key = await webcrypto.subtle.importKey('jwk', material as webcrypto.JsonWebKey, algorithm, false, ['sign']);
-    return kid === undefined ? { key } : { key, kid };
+    return typeof kid === 'string' ? { key, kid } : { key };
   } catch (error) {
-    throw new BrokerError('internal_error', `The private key of client ${clientName} could not be imported`, {
+    throw new UnusableKey(`the JWK could not be imported (${(error as Error).name})`, {
       cause: new Error((error as Error).name),
     });
   }
 }
 
-function toPrivateJwk(secret: string, clientName: string): NodeJwk & { kid?: string; alg?: string } {
+function toPrivateJwk(secret: string): NodeJwk & { kid?: string; alg?: string } {
   if (secret.startsWith('{')) {
     let jwk: unknown;
     try {
       jwk = JSON.parse(secret);
     } catch {
-      throw new BrokerError('internal_error', `The private key of client ${clientName} is neither PEM nor JSON (JWK)`);
+      // Not JSON.parse's message: it quotes the text around the error, which is key material.
+      throw new UnusableKey(`it starts like JSON but is not valid JSON; ${EXPECTED}`);
     }
-    if (typeof jwk !== 'object' || jwk === null || typeof (jwk as NodeJwk).d !== 'string') {
-      throw new BrokerError('internal_error', `The JWK of client ${clientName} is not a private key (no "d")`);
+    if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
+      throw new UnusableKey(`it is JSON but not a JWK object; ${EXPECTED}`);
+    }
+    if (typeof (jwk as NodeJwk).d !== 'string') {
+      throw new UnusableKey('it is a JWK without "d": a public key, not a private one');
     }
     return jwk as NodeJwk;
   }
-  if (!secret.startsWith('-----BEGIN')) {
-    throw new BrokerError('internal_error', `The private key of client ${clientName} is neither PEM nor JSON (JWK)`);
-  }
+  if (!secret.startsWith('-----BEGIN')) throw new UnusableKey(`it is neither PEM nor JSON; ${EXPECTED}`);
   try {
     return createPrivateKey(secret).export({ format: 'jwk' });
   } catch (error) {
-    // The cause is reduced to its code: Node's messages are safe, but nothing here needs them.
-    throw new BrokerError('internal_error', `The PEM private key of client ${clientName} could not be parsed`, {
-      cause: new Error((error as { code?: string }).code ?? 'ERR_INVALID_KEY'),
+    // Reduced to its code: nothing here needs Node's message.
+    const code = (error as { code?: string }).code ?? 'ERR_INVALID_KEY';
+    throw new UnusableKey(`its PEM could not be read as a private key (${code}); ${EXPECTED}`, {
+      cause: new Error(code),
     });
   }
 }
 
 type SignAlgorithm = webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams | { name: 'Ed25519' };
 
-function importAlgorithm(jwk: NodeJwk & { alg?: string }, clientName: string): SignAlgorithm {
+function importAlgorithm(jwk: NodeJwk & { alg?: string }): SignAlgorithm {
   switch (jwk.kty) {
     case 'RSA': {
       const alg = jwk.alg ?? 'RS256';
-      const match = /^(RS|PS)(256|384|512)$/.exec(alg);
-      if (!match) throw new BrokerError('internal_error', `Client ${clientName}: unsupported RSA JWK alg ${alg}`);
+      const match = typeof alg === 'string' ? /^(RS|PS)(256|384|512)$/.exec(alg) : null;
+      if (!match) throw new UnusableKey(`its RSA JWK alg ${quoteInput(alg)} is not supported (RS256..512, PS256..512)`);
       return { name: match[1] === 'PS' ? 'RSA-PSS' : 'RSASSA-PKCS1-v1_5', hash: `SHA-${match[2]}` };
     }
     case 'EC':
       if (jwk.crv !== 'P-256' && jwk.crv !== 'P-384' && jwk.crv !== 'P-521') {
-        throw new BrokerError('internal_error', `Client ${clientName}: unsupported EC curve ${jwk.crv}`);
+        throw new UnusableKey(`its EC curve ${quoteInput(jwk.crv)} is not supported (P-256, P-384, P-521)`);
       }
       return { name: 'ECDSA', namedCurve: jwk.crv };
     case 'OKP':
-      if (jwk.crv !== 'Ed25519') {
-        throw new BrokerError('internal_error', `Client ${clientName}: unsupported OKP curve ${jwk.crv}`);
-      }
+      if (jwk.crv !== 'Ed25519')
+        throw new UnusableKey(`its OKP curve ${quoteInput(jwk.crv)} is not supported (Ed25519)`);
       return { name: 'Ed25519' };
     default:
-      throw new BrokerError('internal_error', `Client ${clientName}: unsupported key type ${jwk.kty}`);
+      throw new UnusableKey(`its key type ${quoteInput(jwk.kty)} is not supported (RSA, EC, OKP)`);
   }
 }

@@ -3,10 +3,13 @@ import type { CacheKeys } from './cache-key.ts';
 import type { CachedToken } from './cached-token.ts';
 import type { ClientConfig } from './config.ts';
 import { BrokerError } from './errors.ts';
+import { quoteInput } from './quote-input.ts';
 import type { CacheRequest } from './token-cache.ts';
 
 /** Scope sets remembered per client; past it, a request is still served, only not memoised. */
 const MEMO_LIMIT = 64;
+/** How many refused scopes an invalid_scope error names. */
+const REFUSED_SCOPES_SHOWN = 3;
 
 /**
  * One client's cache requests, built once per scope set asked for: the hot path of a cache hit
@@ -47,7 +50,7 @@ export class ClientRequests {
       const allowed = this.client.scopes.join(' ') || 'none';
       throw new BrokerError(
         'invalid_scope',
-        `Client "${this.client.name}" may not request ${refused.map((s) => `"${s}"`).join(', ')} (allowed: ${allowed})`,
+        `Client "${this.client.name}" may not request ${listRefused(refused)} (allowed: ${allowed})`,
       );
     }
     const request = this.forScopes(scopes);
@@ -66,4 +69,11 @@ export class ClientRequests {
       waitMs: this.client.deadlineMs,
     };
   }
+}
+
+/** The refused scopes as the caller sent them, bounded: a few, each cut to the echo limit. */
+function listRefused(refused: readonly string[]): string {
+  const shown = refused.slice(0, REFUSED_SCOPES_SHOWN).map(quoteInput).join(', ');
+  const more = refused.length - REFUSED_SCOPES_SHOWN;
+  return more > 0 ? `${shown} and ${more} more` : shown;
 }

@@ -12,6 +12,7 @@ import {
   normalizeScopes,
   SCOPE_TOKEN_PATTERN,
 } from '../../shared/oauth-syntax.ts';
+import { quoteInput } from './quote-input.ts';
 
 /** How the broker authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2). */
 export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt';
@@ -155,6 +156,9 @@ export interface ConfigInput {
   readonly warmUpMaxKeys?: number;
 }
 
+/** A key that may appear in a field path as it is. */
+const PLAIN_KEY = /^[A-Za-z0-9_$-]{1,64}$/;
+
 const RESERVED_PARAMS = new Set([
   'grant_type',
   'client_id',
@@ -237,11 +241,11 @@ export function parseBrokerConfigJson(text: string, source: string, options: Par
 
 function parseClient(input: unknown, path: string, options: ParseOptions): ClientConfig {
   const c = asObject(input, path);
-  rejectUnknownKeys(c, CLIENT_KEYS, `${path}.`);
+  rejectUnknownKeys(c, CLIENT_KEYS, path);
 
   const name = requiredString(c.name, `${path}.name`);
   if (!CLIENT_NAME_PATTERN.test(name)) {
-    throw new ConfigError(`${path}.name`, `"${name}" must match [a-z0-9-]{1,64}`);
+    throw new ConfigError(`${path}.name`, `${quoteInput(name)} must match [a-z0-9-]{1,64}`);
   }
   const tokenEndpoint = parseEndpoint(c.tokenEndpoint, `${path}.tokenEndpoint`);
   const issuer = c.issuer === undefined ? tokenEndpoint.href : requiredString(c.issuer, `${path}.issuer`);
@@ -321,7 +325,8 @@ function parseEndpoint(value: unknown, field: string): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new ConfigError(field, `"${text}" is not an absolute URL`);
+    // Not echoed: a URL that does not parse may still hold user:password@.
+    throw new ConfigError(field, 'is not an absolute URL');
   }
   if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
     throw new ConfigError(field, 'must use https: (http: is allowed only for loopback hosts)');
@@ -353,7 +358,7 @@ function parseBasicAuthEncoding(value: unknown, authMethod: AuthMethod, field: s
 function parseSecretSource(value: unknown, field: string, options: ParseOptions): SecretSource {
   const o = asObject(value, field);
   if ('value' in o) {
-    rejectUnknownKeys(o, new Set(['value']), `${field}.`);
+    rejectUnknownKeys(o, new Set(['value']), field);
     if (!options.allowLiteralSecrets) {
       throw new ConfigError(
         `${field}.value`,
@@ -365,7 +370,7 @@ function parseSecretSource(value: unknown, field: string, options: ParseOptions)
     }
     return { kind: 'literal', value: o.value };
   }
-  rejectUnknownKeys(o, new Set(['secretId', 'field']), `${field}.`);
+  rejectUnknownKeys(o, new Set(['secretId', 'field']), field);
   const secretId = requiredString(o.secretId, `${field}.secretId`);
   if (o.field === undefined) return { kind: 'secretsManager', secretId };
   return { kind: 'secretsManager', secretId, field: requiredString(o.field, `${field}.field`) };
@@ -398,7 +403,7 @@ function parseResource(value: unknown, field: string): readonly string[] {
     try {
       url = new URL(text);
     } catch {
-      throw new ConfigError(f, `"${text}" is not an absolute URI (RFC 8707 §2)`);
+      throw new ConfigError(f, `${quoteInput(text)} is not an absolute URI (RFC 8707 §2)`);
     }
     if (url.hash) throw new ConfigError(f, 'must not contain a fragment (RFC 8707 §2)');
     return text;
@@ -411,9 +416,12 @@ function parseExtraParams(value: unknown, field: string): Readonly<Record<string
   const out: Record<string, string> = {};
   for (const [key, v] of Object.entries(o)) {
     if (RESERVED_PARAMS.has(key)) {
-      throw new ConfigError(`${field}.${key}`, 'is set by the broker and cannot be overridden');
+      throw new ConfigError(fieldPath(field, key), 'is set by the broker and cannot be overridden');
     }
-    if (typeof v !== 'string') throw new ConfigError(`${field}.${key}`, 'must be a string');
+    // JSON.parse keeps "__proto__" as a key, but assigning it to an object would set the prototype
+    // and drop the parameter without a word.
+    if (key === '__proto__') throw new ConfigError(fieldPath(field, key), 'is not allowed as a parameter name');
+    if (typeof v !== 'string') throw new ConfigError(fieldPath(field, key), 'must be a string');
     out[key] = v;
   }
   return out;
@@ -426,12 +434,18 @@ function asObject(value: unknown, field: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function rejectUnknownKeys(o: Record<string, unknown>, allowed: Set<string>, prefix: string): void {
+function rejectUnknownKeys(o: Record<string, unknown>, allowed: Set<string>, path: string): void {
   for (const key of Object.keys(o)) {
     if (!allowed.has(key)) {
-      throw new ConfigError(`${prefix}${key}`, `is not a known field (known: ${[...allowed].join(', ')})`);
+      throw new ConfigError(fieldPath(path, key), `is not a known field (known: ${[...allowed].join(', ')})`);
     }
   }
+}
+
+/** `path.key`, or `path["..."]` with the key quoted and cut when it is not a plain name. */
+function fieldPath(path: string, key: string): string {
+  if (!PLAIN_KEY.test(key)) return `${path}[${quoteInput(key)}]`;
+  return path === '' ? key : `${path}.${key}`;
 }
 
 function requiredString(value: unknown, field: string): string {

@@ -5,6 +5,7 @@ import { CacheKeys } from './cache-key.ts';
 import { ClientRequests } from './client-requests.ts';
 import type { BrokerConfig, ClientConfig } from './config.ts';
 import { BrokerError, toBrokerError } from './errors.ts';
+import { quoteInput } from './quote-input.ts';
 import type { SecretStore, SecretVersion } from './secret-store.ts';
 import type { CachedToken, CacheRequest, CacheTelemetry, TokenCache, TokenSource } from './token-cache.ts';
 import type { TokenEndpoint, TokenResponse } from './token-endpoint.ts';
@@ -101,7 +102,9 @@ export class TokenBroker {
 
   async getToken(request: TokenRequest, budget: InvocationBudget = {}): Promise<IssuedToken> {
     const requests = this.#clients.get(request.client);
-    if (!requests) throw new BrokerError('unknown_client', `No client named "${request.client}" is configured`);
+    if (!requests) {
+      throw new BrokerError('unknown_client', `No client named ${quoteInput(request.client)} is configured`);
+    }
     const cacheRequest = requests.resolve(request.scopes);
     const minTtlMs = minTtlMsOf(request, requests.client);
     const { token, source, refreshError } = await this.#deps.cache.get(cacheRequest, budget.remainingMs, minTtlMs);

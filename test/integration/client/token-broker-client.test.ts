@@ -9,10 +9,10 @@ import {
   TokenBrokerError,
 } from '../../../lambda/client/index.ts';
 import { LambdaInvokeTransport } from '../../../lambda/client/invoke-transport.ts';
-import { type AuthorizationServer, startAuthorizationServer } from '../../../lambda/local/authorization-server.ts';
+import type { AuthorizationServer } from '../../../lambda/local/authorization-server.ts';
 import { type LocalBroker, startLocalBroker } from '../../../lambda/local/local-broker.ts';
 import { type DownServer, startDownServer } from '../support/down-server.ts';
-import { introspect } from '../support/fixtures.ts';
+import { FIXTURE_SECRET, introspect, startFixtureServer } from '../support/fixtures.ts';
 
 /**
  * The caller library against the local broker (the `npm start` server code) with a real
@@ -29,7 +29,7 @@ describe('Class: TokenBrokerClient (against the local broker and a real authoriz
   const lambdaMock = mockClient(LambdaClient);
 
   beforeAll(async () => {
-    server = await startAuthorizationServer();
+    server = await startFixtureServer();
     downServer = await startDownServer();
     const config = parseBrokerConfig(
       {
@@ -38,7 +38,7 @@ describe('Class: TokenBrokerClient (against the local broker and a real authoriz
             name: 'shop',
             tokenEndpoint: server.tokenEndpoint,
             clientId: 'm2m',
-            clientSecret: { value: 'password' },
+            clientSecret: { value: FIXTURE_SECRET },
             scopes: ['read', 'write'],
           },
           {
@@ -52,7 +52,7 @@ describe('Class: TokenBrokerClient (against the local broker and a real authoriz
             name: 'down',
             tokenEndpoint: downServer.tokenEndpoint,
             clientId: 'm2m',
-            clientSecret: { value: 'password' },
+            clientSecret: { value: FIXTURE_SECRET },
             scopes: ['read'],
             attemptTimeoutMs: 200,
             deadlineMs: 400,

@@ -1,5 +1,19 @@
 import { type BrokerConfig, parseBrokerConfig } from '../../../lambda/broker/core/config.ts';
-import type { AuthorizationServer } from '../../../lambda/local/authorization-server.ts';
+import { type AuthorizationServer, startAuthorizationServer } from '../../../lambda/local/authorization-server.ts';
+
+/**
+ * The secret of the seed clients `m2m` and `m2m-basic` in the tests: distinctive, unlike the
+ * walk-through's `password`, so the log scan (log-scan.ts) can look for it anywhere in a line.
+ */
+export const FIXTURE_SECRET = 'fixture-secret-6f1d0c2b9a';
+
+/** The embedded authorization server with the seed clients' secret set to {@link FIXTURE_SECRET}. */
+export async function startFixtureServer(): Promise<AuthorizationServer> {
+  const server = await startAuthorizationServer();
+  server.setClientSecret('m2m', FIXTURE_SECRET);
+  server.setClientSecret('m2m-basic', FIXTURE_SECRET);
+  return server;
+}
 
 /** A one-client broker configuration against an authorization server (the embedded one, or a faulty one). */
 export function configFor(
@@ -27,7 +41,7 @@ export async function introspect(server: AuthorizationServer, token: string): Pr
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from('m2m-basic:password').toString('base64')}`,
+      authorization: `Basic ${Buffer.from(`m2m-basic:${FIXTURE_SECRET}`).toString('base64')}`,
     },
     body: new URLSearchParams({ token }),
   });

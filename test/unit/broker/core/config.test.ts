@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseBrokerConfig, parseBrokerConfigJson } from '../../../../lambda/broker/core/config.ts';
+import { ECHO_LIMIT } from '../../../../lambda/broker/core/quote-input.ts';
 
 /** The example of the README. */
 const documentedExample = {
@@ -353,5 +354,82 @@ describe('Function: parseBrokerConfigJson', () => {
     // Assess
     expect(refused.field).toBe('clients[0].clientSecret.value');
     expect(allowed.clients[0]?.clientSecret).toEqual({ kind: 'literal', value: 'local-secret' });
+  });
+});
+
+describe('Function: parseBrokerConfigJson, with keys JavaScript treats specially', () => {
+  it('refuses extraParams.__proto__ naming it, instead of dropping it', () => {
+    // Prepare: JSON.parse keeps "__proto__" as an own key; an object literal could not express it.
+    const client = JSON.stringify(documentedExample.clients[0]).replace(
+      /}$/,
+      ',"extraParams":{"tenant":"eu","__proto__":"x"}}',
+    );
+
+    // Act
+    const error = configErrorOf(() => parseBrokerConfigJson(`{"clients":[${client}]}`, 'broker.json'));
+
+    // Assess
+    expect(error.field).toBe('clients[0].extraParams.__proto__');
+    expect(error.message).toMatch(/extraParams\.__proto__ is not allowed as a parameter name$/);
+  });
+
+  it.each(['constructor', 'toString', 'hasOwnProperty'])('keeps extraParams.%s as a parameter', (key) => {
+    // Prepare
+    const text = JSON.stringify(withClient({ extraParams: { [key]: 'x' } }));
+
+    // Act
+    const config = parseBrokerConfigJson(text, 'broker.json');
+
+    // Assess
+    expect(config.clients[0]?.extraParams).toEqual({ [key]: 'x' });
+  });
+
+  it.each([
+    ['the root', '{"__proto__":{},"clients":[]}', '__proto__'],
+    [
+      'a client',
+      `{"clients":[${JSON.stringify(documentedExample.clients[0]).replace(/}$/, ',"__proto__":{}}')}]}`,
+      'clients[0].__proto__',
+    ],
+  ])('refuses a __proto__ key in %s as an unknown field', (_case, text, field) => {
+    // Act
+    const error = configErrorOf(() => parseBrokerConfigJson(text, 'broker.json'));
+
+    // Assess
+    expect(error.field).toBe(field);
+  });
+});
+
+describe('Function: parseBrokerConfig, echoing what it refuses', () => {
+  it.each([
+    ['a client name', { name: `Shop${'x'.repeat(100_000)}` }, 'clients[0].name'],
+    ['a resource', { resource: `not a uri ${'x'.repeat(100_000)}` }, 'clients[0].resource'],
+    [
+      'an unknown field',
+      { [`k${'x'.repeat(100_000)}`]: 1 },
+      `clients[0]["k${'x'.repeat(ECHO_LIMIT - 1)}"... (100001 characters)]`,
+    ],
+    [
+      'an extraParams key',
+      { extraParams: { [`\u0000${'x'.repeat(100_000)}`]: 1 } },
+      `clients[0].extraParams["${'x'.repeat(ECHO_LIMIT)}"... (100001 characters)]`,
+    ],
+  ])('quotes no more than the echo limit of %s', (_case, overrides, field) => {
+    // Act
+    const error = configErrorOf(() => parseBrokerConfig(withClient(overrides)));
+
+    // Assess
+    expect(error.field).toBe(field);
+    expect(error.message.length).toBeLessThan(ECHO_LIMIT + 400);
+  });
+
+  it('does not repeat a token endpoint that does not parse: it may hold credentials', () => {
+    // Act
+    const error = configErrorOf(() =>
+      parseBrokerConfig(withClient({ tokenEndpoint: 'https://m2m:hunter2@[bad/token' })),
+    );
+
+    // Assess
+    expect(error.message).toBe('Invalid broker configuration: clients[0].tokenEndpoint is not an absolute URL');
   });
 });

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createOAuthTokenEndpoint } from '../../../../lambda/broker/adapters/oauth-token-endpoint.ts';
 import type { ClientConfig } from '../../../../lambda/broker/core/config.ts';
 import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
+import { ECHO_LIMIT } from '../../../../lambda/broker/core/quote-input.ts';
 import { SecretStore } from '../../../../lambda/broker/core/secret-store.ts';
 import { TokenBroker } from '../../../../lambda/broker/core/token-broker.ts';
 import { TokenCache } from '../../../../lambda/broker/core/token-cache.ts';
@@ -129,6 +130,24 @@ describe('Class: TokenBroker', () => {
       expect(error.description).toContain('"admin"');
       expect(error.description).not.toContain('"read"');
       expect(server.requestToken).not.toHaveBeenCalled();
+    });
+
+    it('names refused scopes within bounds: a few, each cut to the echo limit', async () => {
+      // Prepare: a megabyte of scopes, one of them a megabyte long.
+      const { broker } = setUp();
+      const long = 'x'.repeat(1_000_000);
+      const many = Array.from({ length: 10_000 }, (_, i) => `s${i}`);
+
+      // Act
+      const error = await brokerErrorOf(broker.getToken({ client: 'shop', scopes: [long, ...many] }));
+
+      // Assess
+      expect(error.code).toBe('invalid_scope');
+      expect(error.description).toMatch(/^Client "shop" may not request "s0", "s1", "s10" and 9998 more \(allowed/);
+      const other = await brokerErrorOf(broker.getToken({ client: 'shop', scopes: [long] }));
+      expect(other.description).toBe(
+        `Client "shop" may not request "${'x'.repeat(ECHO_LIMIT)}"... (1000000 characters) (allowed: read write)`,
+      );
     });
 
     it.each([

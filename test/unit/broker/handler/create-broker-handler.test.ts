@@ -324,6 +324,7 @@ describe('Function: createBrokerHandler', () => {
       ['an unknown field', { client: 'shop', scope: 'read' }],
       ['scopes that are not a list', { client: 'shop', scopes: 'read' }],
       ['an event that is not an object', 'shop'],
+      ['a minTtlSeconds that is not a whole number', { client: 'shop', minTtlSeconds: '60' }],
     ])('answers statusCode 400 invalid_request for %s', async (_case, event) => {
       // Prepare
       const { invoke } = setUp();
@@ -344,6 +345,40 @@ describe('Function: createBrokerHandler', () => {
 
       // Assess
       expect(result).toMatchObject({ statusCode: 404, error: 'unknown_client' });
+    });
+  });
+
+  describe('a freshness requirement (min_ttl, minTtlSeconds)', () => {
+    it('obtains a new token when the cached one has less left than min_ttl asks', async () => {
+      // Prepare: a one-hour token with ten minutes left.
+      const { invoke, requests } = setUp();
+      await invoke(apiEvent());
+      vi.setSystemTime(NOW.getTime() + 50 * 60_000);
+
+      // Act
+      const longer = await invoke(apiEvent({ queryStringParameters: { scope: 'read', min_ttl: '900' } }));
+      const direct = await invoke({ client: 'shop', scopes: ['read'], minTtlSeconds: 900 });
+
+      // Assess
+      expect(parsedBody(longer)).toMatchObject({ expires_in: 3600 });
+      expect(direct).toMatchObject({ statusCode: 200, expires_in: 3600 });
+      expect(requests).toHaveLength(2);
+    });
+
+    it.each(['abc', '-1', '1.5', '86401'])('refuses min_ttl=%s with 400 invalid_request naming it', async (value) => {
+      // Prepare
+      const { invoke, requests } = setUp();
+
+      // Act
+      const result = (await invoke(apiEvent({ queryStringParameters: { min_ttl: value } }))) as { statusCode: number };
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(parsedBody(result)).toMatchObject({
+        error: 'invalid_request',
+        error_description: expect.stringContaining('min_ttl'),
+      });
+      expect(requests).toHaveLength(0);
     });
   });
 
