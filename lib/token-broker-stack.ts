@@ -76,6 +76,8 @@ function isolatedVpc(scope: Construct): ec2.Vpc {
   const vpc = new ec2.Vpc(scope, 'Vpc', {
     maxAzs: 2,
     natGateways: 0,
+    // Explicit, so it holds without the feature flag: the default security group admits nothing.
+    restrictDefaultSecurityGroup: true,
     subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
   });
   const flowLogs = new logs.LogGroup(scope, 'VpcFlowLogs', {

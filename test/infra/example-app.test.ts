@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildExampleApp } from '../../bin/example-app.ts';
 import { ENV } from '../../lambda/shared/contract.ts';
 import type { TokenBrokerStack } from '../../lib/token-broker-stack.ts';
-import { EXISTING_ENDPOINT_ID, NO_BUNDLING } from './synth.ts';
+import { EXISTING_ENDPOINT_ID, TEST_CONTEXT } from './synth.ts';
 
 interface Synthesized {
   readonly stack: TokenBrokerStack;
@@ -27,7 +27,7 @@ function synthExampleApp(
   extend: (stack: TokenBrokerStack) => void = () => {},
 ): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'token-broker-app-'));
-  const app = new App({ outdir, context: { ...NO_BUNDLING, ...context } });
+  const app = new App({ outdir, context: { ...TEST_CONTEXT, ...context } });
   const stack = buildExampleApp(app);
   extend(stack);
   let failure: unknown;
@@ -42,6 +42,11 @@ function synthExampleApp(
   // From the file synthesis wrote: Template.fromStack would synthesize again and throw on the findings.
   const template = Template.fromJSON(JSON.parse(readFileSync(join(outdir, stack.templateFile), 'utf8')));
   return { stack, template, findings };
+}
+
+/** The functions built from this repository's code (`index.handler`), not CDK's custom resource providers. */
+function ownFunctions(template: Template): Record<string, unknown>[] {
+  return Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }));
 }
 
 function findingsIn(report: {
@@ -86,13 +91,16 @@ describe('App: example (new VPC, example consumer)', () => {
     expect(new Set(acks.map(([, , reason]) => reason)).size).toBeGreaterThan(5);
   });
 
-  it('builds a minimal VPC: isolated subnets only, no NAT, flow logs on', () => {
+  it('builds a minimal VPC: isolated subnets only, no NAT, flow logs on, default security group emptied', () => {
     const { template } = synthesized;
 
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
     template.resourceCountIs('AWS::EC2::InternetGateway', 0);
     template.resourceCountIs('AWS::EC2::Subnet', 2);
     template.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC' });
+    template.hasResourceProperties('Custom::VpcRestrictDefaultSG', {
+      DefaultSecurityGroupId: { 'Fn::GetAtt': [Match.anyValue(), 'DefaultSecurityGroup'] },
+    });
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
       ServiceName: { 'Fn::Join': ['', Match.arrayWith(['.execute-api'])] },
     });
@@ -172,6 +180,7 @@ describe('App: example (context variants)', () => {
     template.resourceCountIs('AWS::EC2::VPC', 0);
     template.resourceCountIs('AWS::ApiGateway::Account', 0);
     template.resourceCountIs('AWS::Lambda::Function', 1);
+    expect(ownFunctions(template)).toHaveLength(1);
     template.hasResourceProperties('AWS::ApiGateway::RestApi', {
       EndpointConfiguration: { Types: ['PRIVATE'], VpcEndpointIds: [EXISTING_ENDPOINT_ID] },
     });
@@ -180,7 +189,7 @@ describe('App: example (context variants)', () => {
   it('leaves the consumer out with consumer=false', () => {
     const { template } = synthExampleApp({ consumer: 'false' });
 
-    template.resourceCountIs('AWS::Lambda::Function', 1);
+    expect(ownFunctions(template)).toHaveLength(1);
     template.resourceCountIs('AWS::EC2::VPC', 1);
   });
 
