@@ -1,5 +1,5 @@
 import { Stack, Token } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, type IConstruct } from 'constructs';
 
 /**
@@ -18,6 +18,8 @@ const PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+$/;
  */
 export function principalArnOf(grantee: iam.IGrantable, scope: IConstruct, what: string): string {
   const principal = grantee.grantPrincipal;
+  if (principal instanceof iam.AccountPrincipal) throw accountError(what);
+  if (principal instanceof iam.Group) throw unnameable(what);
   const arns = awsPrincipals(principal, what);
   const [arn] = arns;
   if (arn === undefined || arns.length !== 1) {
@@ -50,18 +52,28 @@ export function principalArnOf(grantee: iam.IGrantable, scope: IConstruct, what:
 }
 
 function awsPrincipals(principal: iam.IPrincipal, what: string): string[] {
-  let json: Record<string, string[]>;
+  let fragment: iam.PrincipalPolicyFragment;
   try {
-    json = principal.policyFragment.principalJson;
+    fragment = principal.policyFragment;
   } catch (error) {
+    throw unnameable(what, error);
+  }
+  if (Object.keys(fragment.conditions).length > 0) {
     throw new Error(
-      `${what}: the grantee cannot be named in a resource policy (an IAM group, or a resource imported without its ` +
-        'role): grant the roles or users themselves',
-      { cause: error },
+      `${what}: the grantee carries conditions, which an aws:PrincipalArn exemption would drop: grant the role itself`,
     );
   }
+  const json = fragment.principalJson;
   const others = Object.keys(json).filter((key) => key !== 'AWS');
   return others.length > 0 ? [] : (json.AWS ?? []);
+}
+
+function unnameable(what: string, cause?: unknown): Error {
+  return new Error(
+    `${what}: the grantee cannot be named in a resource policy (an IAM group, or a resource imported without its ` +
+      'role): grant the roles or users themselves',
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 function accountError(what: string): Error {
