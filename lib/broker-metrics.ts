@@ -48,6 +48,8 @@ export function brokerMetricSearch(
   return new cloudwatch.MathExpression({
     expression: `SEARCH('{${schema}} MetricName="${metricName}" ${terms}', '${statistic}', ${METRIC_PERIOD.toSeconds()})`,
     usingMetrics: {},
+    // A dynamic label: each line is named by its values of `dimensions`.
+    label: dimensions.map((d) => `\${PROP('Dim.${d}')}`).join(' '),
     period: METRIC_PERIOD,
   });
 }
