@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import { CACHE_ENCRYPTION_CONTEXT } from '../../lambda/shared/contract.ts';
+import { RESOURCE_POLICY_MAX_LENGTH } from '../../lib/private-token-api.ts';
 import { TokenBroker } from '../../lib/token-broker.ts';
 import type { TokenBrokerProps } from '../../lib/token-broker-props.ts';
 import { asArray, EXISTING_ENDPOINT_ID, importEndpoint, newTestStack, TWO_CLIENTS } from './synth.ts';
@@ -191,7 +192,9 @@ describe('Construct: TokenBroker strict token access (default)', () => {
 
     // Assess
     expect(synth).toThrow(
-      /\[Test\/Broker\/Api\] The API's resource policy would be about \d+ characters, over API Gateway's limit of 8192/,
+      new RegExp(
+        `\\[Test/Broker/Api\\] The API's resource policy would be about \\d+ characters, over API Gateway's limit of ${RESOURCE_POLICY_MAX_LENGTH}`,
+      ),
     );
   });
 
