@@ -11,7 +11,7 @@ export function auditQueryString(): logs.QueryString {
   return new logs.QueryString({
     fields: ['@timestamp', 'client', 'principal', 'channel'],
     parseStatements: ['principal /assumed-role\\/(?<role>[^\\/]+)\\//'],
-    filterStatements: [`${AUDIT.marker} = "${AUDIT.kind}"`, 'outcome = "served"'],
+    filterStatements: [`${AUDIT.marker} = "${AUDIT.kind}"`, `outcome = "${AUDIT.outcome.served}"`],
     statsStatements: ['count(*) as tokens, max(@timestamp) as lastServed by client, channel, role'],
     sort: 'client asc, tokens desc',
   });

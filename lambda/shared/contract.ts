@@ -94,6 +94,8 @@ export const AUDIT = {
   message: 'Token request',
   marker: 'audit',
   kind: 'token-request',
+  /** Values of the line's `outcome` field. */
+  outcome: { served: 'served', refused: 'refused' },
 } as const;
 
 /** The warm-up event: `{ "warmup": true, "lookAheadSeconds": N }`. */

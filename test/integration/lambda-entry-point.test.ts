@@ -94,8 +94,8 @@ describe.skipIf(skipReason !== undefined)(title, () => {
     expect(server.tokenRequestCount()).toBe(1);
     const audit = output.logLines().filter((line) => line[AUDIT.marker] === AUDIT.kind);
     expect(audit).toEqual([
-      expect.objectContaining({ channel: 'api', client: 'shop', outcome: 'served', source: 'memory' }),
-      expect.objectContaining({ channel: 'direct', client: 'shop', outcome: 'served', source: 'memory' }),
+      expect.objectContaining({ channel: 'api', client: 'shop', outcome: AUDIT.outcome.served, source: 'memory' }),
+      expect.objectContaining({ channel: 'direct', client: 'shop', outcome: AUDIT.outcome.served, source: 'memory' }),
     ]);
     expect(output.text()).not.toContain(body.access_token as string);
     expect(output.text()).not.toContain('AWS4-HMAC-SHA256');

@@ -27,7 +27,7 @@ export const DIRECT_CALLER: Caller = { channel: 'direct' };
 /** What the audit says about one token request; never the token itself. */
 export type AuditOutcome =
   | {
-      readonly outcome: 'served';
+      readonly outcome: typeof AUDIT.outcome.served;
       readonly scope: string;
       readonly source: TokenSource;
       /** Epoch seconds. */
@@ -35,7 +35,7 @@ export type AuditOutcome =
       readonly expiresIn: number;
     }
   | {
-      readonly outcome: 'refused';
+      readonly outcome: typeof AUDIT.outcome.refused;
       readonly status: number;
       readonly error: BrokerErrorCode;
       /** The scopes asked for, when the request got that far; absent for the client's defaults. */

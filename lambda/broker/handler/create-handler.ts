@@ -4,6 +4,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
+import { AUDIT } from '../../shared/contract.ts';
 import { BROKER_ERRORS } from '../../shared/error-codes.ts';
 import { type BrokerError, toBrokerError } from '../core/errors.ts';
 import type { InvocationBudget, TokenBroker, TokenRequest, WarmUpSummary } from '../core/token-broker.ts';
@@ -36,7 +37,7 @@ export function createHandler({ broker, logger, auditLogger, metrics }: HandlerD
       const token = await broker.getToken(tokenRequest, budget);
       recordTokenServed(metrics, token);
       writeAudit(auditLogger, caller, tokenRequest.client, {
-        outcome: 'served',
+        outcome: AUDIT.outcome.served,
         scope: token.scope,
         source: token.source,
         expiresAt: token.expiresAt,
@@ -54,7 +55,7 @@ export function createHandler({ broker, logger, auditLogger, metrics }: HandlerD
     recordRequestFailed(metrics, error.code);
     log(logger, error, request?.client);
     writeAudit(auditLogger, caller, request?.client, {
-      outcome: 'refused',
+      outcome: AUDIT.outcome.refused,
       status: BROKER_ERRORS[error.code].status,
       error: error.code,
       ...(request?.scopes ? { scope: request.scopes.join(' ') } : {}),

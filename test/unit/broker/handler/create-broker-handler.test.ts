@@ -191,7 +191,7 @@ describe('Function: createBrokerHandler', () => {
         apiRequestId: 'f7e1d2c3-0000-4000-8000-000000000000',
         client: 'shop',
         scope: 'read',
-        outcome: 'served',
+        outcome: AUDIT.outcome.served,
         expiresAt: NOW.getTime() / 1000 + 3600,
         expiresIn: 3600,
         function_request_id: context.awsRequestId,
@@ -225,7 +225,7 @@ describe('Function: createBrokerHandler', () => {
           principal: 'arn:aws:sts::123456789012:assumed-role/consumer/x',
           client: 'shop',
           scope: 'read admin',
-          outcome: 'refused',
+          outcome: AUDIT.outcome.refused,
           status: 400,
           error: 'invalid_scope',
         }),
@@ -243,8 +243,12 @@ describe('Function: createBrokerHandler', () => {
 
       // Assess: the refusal's own warning is below ERROR, its audit line is not.
       expect(logLines()).toEqual([
-        expect.objectContaining({ [AUDIT.marker]: AUDIT.kind, outcome: 'served', source: 'fetched' }),
-        expect.objectContaining({ [AUDIT.marker]: AUDIT.kind, outcome: 'refused', error: 'unknown_client' }),
+        expect.objectContaining({ [AUDIT.marker]: AUDIT.kind, outcome: AUDIT.outcome.served, source: 'fetched' }),
+        expect.objectContaining({
+          [AUDIT.marker]: AUDIT.kind,
+          outcome: AUDIT.outcome.refused,
+          error: 'unknown_client',
+        }),
       ]);
     });
 
@@ -484,7 +488,12 @@ describe('Function: createBrokerHandler', () => {
         expires_at: NOW.getTime() / 1000 + 3600,
         scope: 'read',
       });
-      expectLoggedWithoutSecrets({ [AUDIT.marker]: AUDIT.kind, channel: 'direct', client: 'shop', outcome: 'served' });
+      expectLoggedWithoutSecrets({
+        [AUDIT.marker]: AUDIT.kind,
+        channel: 'direct',
+        client: 'shop',
+        outcome: AUDIT.outcome.served,
+      });
       expect(auditLines()[0]).not.toHaveProperty('principal');
     });
 
