@@ -99,7 +99,8 @@ export interface TokenBrokerProps {
    * without one, the deployment fails. It is one setting per account and region, shared by every
    * API there: the last stack to set it wins, and both the role and the setting are kept when
    * the stack is deleted (other APIs may rely on them). Set `false` when the account already has
-   * a role (`aws apigateway get-account` shows a `cloudwatchRoleArn`).
+   * a role (`aws apigateway get-account` shows a `cloudwatchRoleArn`), and in all but one of
+   * several brokers deployed to one account and region.
    * @default true
    */
   readonly apiGatewayCloudWatchRole?: boolean;
