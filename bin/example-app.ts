@@ -4,7 +4,7 @@ import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { BrokerConfigInput } from '../lib/broker-config-input.ts';
 import { PROJECT_ROOT } from '../lib/bundling.ts';
-import { TokenBrokerStack } from '../lib/token-broker-stack.ts';
+import { type BrokerNetworkLayout, TokenBrokerStack } from '../lib/token-broker-stack.ts';
 
 /** Used when no `-c config=...` is given, so `cdk synth` works with no arguments. */
 const DEFAULT_CONFIG_FILE = `${PROJECT_ROOT}bin/example-clients.json`;
@@ -17,6 +17,10 @@ const DEFAULT_CONFIG_FILE = `${PROJECT_ROOT}bin/example-clients.json`;
  * - `apiGatewayCloudWatchRole`: `false` when the account already has API Gateway's logging role
  * - `reservedConcurrency`: the broker's reserved concurrency (default: none)
  * - `sharedCache`: `false` for each instance's memory cache only, without the fleet cache's table and key
+ * - `brokerNetwork`: `outside` (default), `endpoints` or `nat`: where the broker function runs
+ * - `authServerCidrs`: comma-separated address ranges of the authorization servers (broker in the VPC)
+ * - `alarmEmail`: an address every alarm notifies
+ * - `grants`: a JSON file `{ "client": ["role ARN", ...] }` of other teams' roles that may get tokens
  * - `stackName` (default `TokenBroker`), `account` and `region` (default: environment-agnostic)
  */
 export function buildExampleApp(app: App): TokenBrokerStack {
@@ -35,6 +39,10 @@ export function buildExampleApp(app: App): TokenBrokerStack {
     apiGatewayCloudWatchRole: booleanContext('apiGatewayCloudWatchRole', context('apiGatewayCloudWatchRole')),
     reservedConcurrency: numberContext('reservedConcurrency', context('reservedConcurrency')),
     sharedCache: booleanContext('sharedCache', context('sharedCache')),
+    brokerNetwork: layoutContext(context('brokerNetwork')),
+    authServerCidrs: listContext(context('authServerCidrs')),
+    alarmEmail: context('alarmEmail'),
+    grants: grantsFile(context('grants')),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;
@@ -42,18 +50,52 @@ export function buildExampleApp(app: App): TokenBrokerStack {
 
 /** The file is only JSON-decoded here: the construct validates it with the runtime's parser. */
 function readConfigFile(path: string): BrokerConfigInput {
+  return readJsonFile('config', path) as BrokerConfigInput;
+}
+
+/** `{ "shop": ["arn:aws:iam::123456789012:role/orders-fn"] }`; the construct checks the names and ARNs. */
+function grantsFile(path: string | undefined): Record<string, string[]> | undefined {
+  if (path === undefined) return undefined;
+  const grants = readJsonFile('grants', path);
+  const valid =
+    typeof grants === 'object' &&
+    grants !== null &&
+    !Array.isArray(grants) &&
+    Object.values(grants).every((arns) => Array.isArray(arns) && arns.every((arn) => typeof arn === 'string'));
+  if (!valid) {
+    throw new Error(`Context grants: ${resolve(path)} must map client names to lists of role ARNs`);
+  }
+  return grants as Record<string, string[]>;
+}
+
+function readJsonFile(key: string, path: string): unknown {
   const file = resolve(path);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(`Context config: cannot read ${file}`, { cause: error });
+    throw new Error(`Context ${key}: cannot read ${file}`, { cause: error });
   }
   try {
-    return JSON.parse(text) as BrokerConfigInput;
+    return JSON.parse(text);
   } catch (error) {
-    throw new Error(`Context config: ${file} is not valid JSON (${(error as Error).message})`, { cause: error });
+    throw new Error(`Context ${key}: ${file} is not valid JSON (${(error as Error).message})`, { cause: error });
   }
+}
+
+function layoutContext(value: string | undefined): BrokerNetworkLayout | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'outside' || value === 'endpoints' || value === 'nat') return value;
+  throw new Error(`Context brokerNetwork must be outside, endpoints or nat (got "${value}")`);
+}
+
+function listContext(value: string | undefined): string[] | undefined {
+  return value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
 }
 
 function booleanContext(key: string, value: string | undefined): boolean | undefined {

@@ -4,22 +4,27 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { METRIC } from '../lambda/shared/contract.ts';
+import { brokerMetric, METRIC_PERIOD } from './broker-metrics.ts';
+import type { WarmUpSchedule } from './warm-up-schedule.ts';
 
 export interface BrokerAlarmsProps {
   readonly function: lambda.IFunction;
   readonly stage: { metricServerError(props?: cloudwatch.MetricOptions): cloudwatch.Metric };
-  /** `UpstreamFailure` as published by the broker (EMF): token requests that failed after retries. */
-  readonly upstreamFailures: cloudwatch.IMetric;
-  /** Warm-up events that could not be delivered, when the schedule is on. */
-  readonly warmUpFailures?: cloudwatch.IMetric;
+  /** The warm-up schedule, when it is on: its undelivered events, failures and heartbeat. */
+  readonly warmUp?: WarmUpSchedule;
+  /** Whether the fleet cache is on (its failures then have an alarm). */
+  readonly sharedCache: boolean;
   readonly topic?: sns.ITopic;
 }
 
-const PERIOD = Duration.minutes(5);
+/** Warm-ups missed in a row before the heartbeat alarm fires: one late event is no outage. */
+const MISSED_WARM_UPS = 2;
 
 /**
  * One alarm per way the broker can let its callers down. Each fires on the first occurrence in
- * five minutes: a token broker failing at all means some workload cannot call its API.
+ * five minutes: a token broker failing at all means some workload cannot call its API. The
+ * heartbeat alarm fires the other way round: when warm-ups stop arriving.
  */
 export class BrokerAlarms extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -27,25 +32,31 @@ export class BrokerAlarms extends Construct {
   constructor(scope: Construct, id: string, props: BrokerAlarmsProps) {
     super(scope, id);
     const fn = props.function;
-    this.add('FunctionErrors', 'The token broker function failed', fn.metricErrors({ period: PERIOD }));
+    this.add('FunctionErrors', 'The token broker function failed', fn.metricErrors({ period: METRIC_PERIOD }));
     this.add(
       'FunctionThrottles',
       'The token broker function was throttled (reserved concurrency reached)',
-      fn.metricThrottles({ period: PERIOD }),
+      fn.metricThrottles({ period: METRIC_PERIOD }),
     );
     this.add(
       'Api5xx',
       'The token broker API answered with 5xx',
-      props.stage.metricServerError({ period: PERIOD, statistic: cloudwatch.Stats.SUM }),
+      props.stage.metricServerError({ period: METRIC_PERIOD, statistic: cloudwatch.Stats.SUM }),
     );
     this.add(
       'UpstreamFailures',
       'Token requests to an authorization server failed after retries',
-      props.upstreamFailures,
+      brokerMetric(METRIC.upstreamFailure),
     );
-    if (props.warmUpFailures) {
-      this.add('WarmUpFailures', 'The warm-up schedule could not invoke the broker', props.warmUpFailures);
+    if (props.sharedCache) {
+      this.add(
+        'SharedCacheFailures',
+        "The fleet token cache's table or key failed (throttled, denied, unreachable); instances fell back to " +
+          'memory and the authorization servers directly',
+        brokerMetric(METRIC.sharedCacheFailure),
+      );
     }
+    if (props.warmUp) this.addWarmUpAlarms(props.warmUp);
     if (props.topic) {
       const action = new actions.SnsAction(props.topic);
       for (const alarm of this.alarms) {
@@ -53,6 +64,35 @@ export class BrokerAlarms extends Construct {
         alarm.addOkAction(action);
       }
     }
+  }
+
+  private addWarmUpAlarms(warmUp: WarmUpSchedule): void {
+    this.add(
+      'WarmUpNotDelivered',
+      'EventBridge could not deliver warm-up events to the broker: they went to the dead-letter queue ' +
+        '(see its messages for the cause) or could not even be sent there',
+      warmUp.metricUndelivered(),
+    );
+    this.add(
+      'WarmUpFailures',
+      'A warm-up could not refresh some tokens (authorization server, Secrets Manager or the fleet cache); ' +
+        'see the "Warm-up done" log line',
+      brokerMetric(METRIC.warmUpFailure),
+    );
+    const period = heartbeatPeriod(warmUp.interval);
+    this.alarms.push(
+      new cloudwatch.Alarm(this, 'WarmUpMissing', {
+        metric: brokerMetric(METRIC.warmUpRun, { period }),
+        alarmDescription:
+          `No warm-up completed in ${MISSED_WARM_UPS} periods of ${period.toHumanString()}: the schedule is off, ` +
+          'or the broker fails before it reports (see FunctionErrors)',
+        threshold: 1,
+        evaluationPeriods: MISSED_WARM_UPS,
+        datapointsToAlarm: MISSED_WARM_UPS,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    );
   }
 
   private add(id: string, description: string, metric: cloudwatch.IMetric): void {
@@ -67,4 +107,13 @@ export class BrokerAlarms extends Construct {
       }),
     );
   }
+}
+
+/**
+ * One warm-up interval, at least {@link METRIC_PERIOD} (a rate of one a minute may skip a
+ * minute now and then). An interval that is still a token gets the longest one allowed.
+ */
+function heartbeatPeriod(interval: Duration): Duration {
+  if (interval.isUnresolved()) return Duration.minutes(59);
+  return Duration.seconds(Math.max(interval.toSeconds(), METRIC_PERIOD.toSeconds()));
 }

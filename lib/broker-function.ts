@@ -1,4 +1,5 @@
 import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -6,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV, METRICS_NAMESPACE, SERVICE_NAME } from '../lambda/shared/contract.ts';
 import { nodejsFunctionDefaults, SOURCE_MAPS_ENV } from './bundling.ts';
+import type { BrokerNetwork } from './token-broker-props.ts';
 
 export interface BrokerFunctionProps {
   /** JSON text of the runtime configuration, secret ARNs filled in. Never a secret value. */
@@ -14,12 +16,28 @@ export interface BrokerFunctionProps {
   readonly timeout: Duration;
   readonly reservedConcurrency?: number;
   readonly logRetention: logs.RetentionDays;
+  /** @default outside any VPC */
+  readonly network?: BrokerNetwork;
 }
+
+/**
+ * The network interfaces Lambda creates for a function in a VPC, with the function's role: what
+ * the AWS managed `AWSLambdaVPCAccessExecutionRole` allows, without its log permissions.
+ */
+const NETWORK_INTERFACE_ACTIONS = [
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+];
 
 /** The broker Lambda, with its own log group and a role that starts with no permissions but its logs. */
 export class BrokerFunction extends Construct {
   readonly function: nodejs.NodejsFunction;
   readonly logGroup: logs.LogGroup;
+  readonly role: iam.Role;
 
   constructor(scope: Construct, id: string, props: BrokerFunctionProps) {
     super(scope, id);
@@ -28,19 +46,23 @@ export class BrokerFunction extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     // An explicit role instead of AWSLambdaBasicExecutionRole, whose log actions apply to every log group.
-    const role = new iam.Role(this, 'Role', {
+    this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description:
         'Token broker function: writes its own logs, reads the configured client secrets, uses its token cache',
     });
-    this.logGroup.grantWrite(role);
+    this.logGroup.grantWrite(this.role);
+    const network = props.network;
+    if (network) {
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: NETWORK_INTERFACE_ACTIONS, resources: ['*'] }));
+    }
 
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       ...nodejsFunctionDefaults('lambda/broker/index.ts'),
       memorySize: props.memorySize,
       timeout: props.timeout,
       reservedConcurrentExecutions: props.reservedConcurrency,
-      role,
+      role: this.role,
       logGroup: this.logGroup,
       tracing: lambda.Tracing.ACTIVE,
       description: 'OAuth 2.0 client-credentials token broker',
@@ -50,10 +72,33 @@ export class BrokerFunction extends Construct {
         [ENV.powertoolsMetricsNamespace]: METRICS_NAMESPACE,
         ...SOURCE_MAPS_ENV,
       },
+      ...(network
+        ? {
+            vpc: network.vpc,
+            vpcSubnets: network.vpcSubnets,
+            securityGroups: network.securityGroups ? [...network.securityGroups] : [this.securityGroup(network)],
+          }
+        : {}),
     });
-    Validations.of(role).acknowledge({
+    Validations.of(this.role).acknowledge({
       id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-      reason: 'Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource ARN.',
+      reason: network
+        ? 'Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, and a function in a VPC needs ' +
+          'the ec2 network interface actions Lambda uses for it; none of these supports a resource ARN.'
+        : 'Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource ARN.',
     });
+  }
+
+  /** No ingress (nothing calls the function over the network), and HTTPS to the given peers only. */
+  private securityGroup(network: BrokerNetwork): ec2.SecurityGroup {
+    const group = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: network.vpc,
+      description: 'Token broker function: HTTPS out to its authorization servers and AWS endpoints only',
+      allowAllOutbound: false,
+    });
+    for (const peer of network.egress ?? []) {
+      group.addEgressRule(peer, ec2.Port.tcp(443), 'HTTPS from the token broker');
+    }
+    return group;
   }
 }

@@ -94,6 +94,29 @@ export class ClientSecrets extends Construct {
     );
   }
 
+  /**
+   * Gives each secret the construct created a resource policy that denies
+   * `secretsmanager:GetSecretValue` to every principal but `readerArns` (`aws:PrincipalArn`),
+   * however broad their IAM policies. Writing the value (`PutSecretValue`) stays with IAM, so an
+   * operator can put the real secret. Secrets passed in are left alone: their policies are their
+   * owner's.
+   */
+  restrictCreatedSecrets(readerArns: readonly string[]): void {
+    for (const { secret, created } of this.byClient.values()) {
+      if (!created) continue;
+      secret.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'OnlyTheBrokerReadsTheValue',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: ['*'],
+          conditions: { ArnNotEquals: { 'aws:PrincipalArn': [...readerArns] } },
+        }),
+      );
+    }
+  }
+
   private createPlaceholder(clientName: string, authMethod: AuthMethod): secretsmanager.Secret {
     const what = authMethod === 'private_key_jwt' ? 'PEM private key' : 'client secret';
     const secret = new secretsmanager.Secret(this, `Client-${clientName}`, {

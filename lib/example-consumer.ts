@@ -10,7 +10,7 @@ export interface ExampleConsumerProps {
   readonly broker: TokenBroker;
   /** The one client whose tokens this function may get. */
   readonly clientName: string;
-  /** The VPC with the broker's `execute-api` endpoint; the function runs in its isolated subnets. */
+  /** The VPC with the broker's `execute-api` endpoint; the function runs in its private subnets. */
   readonly vpc: ec2.IVpc;
 }
 
@@ -33,8 +33,8 @@ export class ExampleConsumer extends Construct {
       description: 'Example consumer of the token broker',
       memorySize: 256,
       timeout: Duration.seconds(30),
+      // The VPC's private subnets: isolated ones, or those behind the NAT gateway.
       vpc: props.vpc,
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       securityGroups: [securityGroup],
       logGroup: new logs.LogGroup(this, 'Logs', {
         retention: logs.RetentionDays.ONE_MONTH,

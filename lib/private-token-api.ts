@@ -1,10 +1,11 @@
-import { Names, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Lazy, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { estimatedPolicyLength } from './resource-policy-length.ts';
 
 export interface PrivateTokenApiProps {
   readonly handler: lambda.IFunction;
@@ -15,7 +16,12 @@ export interface PrivateTokenApiProps {
   readonly throttlingBurstLimit: number;
   readonly logRetention: logs.RetentionDays;
   readonly cloudWatchRole: boolean;
+  /** Deny each client's method to every principal not admitted with {@link PrivateTokenApi.admit}. */
+  readonly strictAccess: boolean;
 }
+
+/** API Gateway's quota "Length, in characters, of API Gateway resource policy" (adjustable). */
+export const RESOURCE_POLICY_MAX_LENGTH = 8192;
 
 /**
  * A private REST API with one `GET /clients/{name}/token` resource per client, each authorized by
@@ -25,7 +31,13 @@ export interface PrivateTokenApiProps {
 export class PrivateTokenApi extends Construct {
   readonly api: apigateway.RestApi;
   readonly accessLogs: logs.LogGroup;
+  /** The group API Gateway writes the stage's execution logs to, created first so it has a retention. */
+  readonly executionLogs: logs.LogGroup;
   private readonly methods = new Map<string, apigateway.Method>();
+  /** Strict access: per client, the principal ARNs admitted to its method. */
+  private readonly admitted = new Map<string, string[]>();
+  private readonly clientStatements = new Map<string, iam.PolicyStatement>();
+  private readonly policy: iam.PolicyDocument;
 
   constructor(scope: Construct, id: string, props: PrivateTokenApiProps) {
     super(scope, id);
@@ -33,6 +45,8 @@ export class PrivateTokenApi extends Construct {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    this.policy = vpcEndpointOnlyPolicy(props.vpcEndpoints);
+    if (props.strictAccess) this.addClientStatements(props.clientNames);
     this.api = new apigateway.RestApi(this, 'Api', {
       restApiName: Names.uniqueResourceName(this, { maxLength: 128 }),
       description: 'OAuth 2.0 token broker (private, IAM authorized)',
@@ -40,8 +54,9 @@ export class PrivateTokenApi extends Construct {
         types: [apigateway.EndpointType.PRIVATE],
         vpcEndpoints: [...props.vpcEndpoints],
       },
-      policy: vpcEndpointOnlyPolicy(props.vpcEndpoints),
+      policy: this.policy,
       cloudWatchRole: props.cloudWatchRole,
+      ...(props.cloudWatchRole ? { cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN } : {}),
       deployOptions: {
         stageName: props.stageName,
         throttlingRateLimit: props.throttlingRateLimit,
@@ -64,15 +79,72 @@ export class PrivateTokenApi extends Construct {
         }),
       },
     });
+    // API Gateway creates this group at the first error it logs, without a retention; created
+    // here (before the stage), it gets one and goes with the stack.
+    this.executionLogs = new logs.LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${props.stageName}`,
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.api.deploymentStage.node.addDependency(this.executionLogs);
     // The construct outputs the same URL, with a description, as `BrokerUrl`.
     this.api.node.tryRemoveChild('Endpoint');
     this.addTokenMethods(props);
     this.acknowledgeFindings(props.cloudWatchRole);
+    this.node.addValidation({ validate: () => this.checkPolicyLength() });
   }
 
   /** The method of one client's token resource, or `undefined` for an unknown client. */
   tokenMethod(clientName: string): apigateway.Method | undefined {
     return this.methods.get(clientName);
+  }
+
+  /**
+   * With strict access, exempts `principalArn` from the deny on `clientName`'s method. The
+   * resource policy renders the admitted ARNs when the app is synthesized, so grants made after
+   * construction count. Without strict access, does nothing: the caller's IAM policy decides.
+   */
+  admit(clientName: string, principalArn: string): void {
+    const statement = this.clientStatements.get(clientName);
+    const arns = this.admitted.get(clientName);
+    if (!statement || !arns || arns.includes(principalArn)) return;
+    if (arns.length === 0) {
+      statement.addCondition('ArnNotEquals', { 'aws:PrincipalArn': Lazy.list({ produce: () => [...arns] }) });
+    }
+    arns.push(principalArn);
+  }
+
+  /**
+   * One `Deny` per client, for everyone: unconditional until a principal is admitted, then for
+   * everyone whose `aws:PrincipalArn` is not admitted. Each has a `Sid`, so minimized policies
+   * never merge two clients' statements.
+   */
+  private addClientStatements(clientNames: readonly string[]): void {
+    clientNames.forEach((name, i) => {
+      const statement = new iam.PolicyStatement({
+        sid: `OnlyGranteesGetClient${i}Tokens`,
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: [`execute-api:/*/GET/clients/${name}/token`],
+      });
+      this.policy.addStatements(statement);
+      this.clientStatements.set(name, statement);
+      this.admitted.set(name, []);
+    });
+  }
+
+  private checkPolicyLength(): string[] {
+    const length = estimatedPolicyLength(Stack.of(this).resolve(this.policy));
+    if (length <= RESOURCE_POLICY_MAX_LENGTH) return [];
+    const principals = [...this.admitted.values()].reduce((n, arns) => n + arns.length, 0);
+    return [
+      `The API's resource policy would be about ${length} characters, over API Gateway's limit of ` +
+        `${RESOURCE_POLICY_MAX_LENGTH} (the adjustable quota "Length, in characters, of API Gateway resource ` +
+        `policy"): ${this.clientStatements.size} clients and ${principals} grants with strictTokenAccess. Grant ` +
+        'a role shared by the functions of one team instead of one role each, split the clients over two brokers, ' +
+        'or raise the quota.',
+    ];
   }
 
   private addTokenMethods(props: PrivateTokenApiProps): void {

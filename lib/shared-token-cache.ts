@@ -18,6 +18,28 @@ export const CACHE_NAMESPACE_SYNTAX = new RegExp(`^[A-Za-z0-9_.-]{1,${CACHE_NAME
 const TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'];
 /** Envelope encryption: a data key per token written, decrypted when read. */
 const KEY_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'];
+/**
+ * What the account's IAM policies may do with a key the construct creates: manage it, not use it.
+ * Neither `kms:CreateGrant` nor any cryptographic action: only the key policy names who encrypts
+ * and decrypts. `kms:PutKeyPolicy` stays, so the account cannot lock itself out of its own key.
+ */
+const KEY_ADMIN_ACTIONS = [
+  'kms:Describe*',
+  'kms:Get*',
+  'kms:List*',
+  'kms:Enable*',
+  'kms:Disable*',
+  'kms:Put*',
+  'kms:Update*',
+  'kms:Revoke*',
+  'kms:Delete*',
+  'kms:CreateAlias',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:RotateKeyOnDemand',
+  'kms:ScheduleKeyDeletion',
+  'kms:CancelKeyDeletion',
+];
 
 export interface SharedTokenCacheProps {
   /**
@@ -29,7 +51,8 @@ export interface SharedTokenCacheProps {
   /**
    * The KMS key that encrypts the cached tokens. Its key policy must let IAM policies of this
    * account grant its use (the default key policy does).
-   * @default - a new customer managed key with automatic rotation
+   * @default - a new customer managed key with automatic rotation, whose key policy lets the
+   * account administer it and only the principals given to `grantKeyUse` use it
    */
   readonly key?: kms.IKey;
   /** Separates this broker's items and ciphertexts from other brokers' in the same table and key. */
@@ -44,20 +67,14 @@ export class SharedTokenCache extends Construct {
   readonly table: dynamodb.ITable;
   readonly key: kms.IKey;
   readonly namespace: string;
+  private readonly createdKey?: kms.Key;
 
   constructor(scope: Construct, id: string, props: SharedTokenCacheProps) {
     super(scope, id);
     this.namespace = props.namespace;
     this.table = props.table ?? this.createTable();
-    this.key =
-      props.key ??
-      new kms.Key(this, 'Key', {
-        description: 'Token broker: encrypts the access tokens in the fleet token cache',
-        enableKeyRotation: true,
-        // Everything it encrypted is a cached token that expires within hours.
-        removalPolicy: RemovalPolicy.DESTROY,
-        pendingWindow: Duration.days(7),
-      });
+    this.createdKey = props.key ? undefined : this.createKey();
+    this.key = props.key ?? (this.createdKey as kms.Key);
   }
 
   /**
@@ -75,14 +92,32 @@ export class SharedTokenCache extends Construct {
    * shares the table and the key.
    */
   grantKeyUse(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({
+    const options = {
       grantee,
       actions: KEY_ACTIONS,
       resourceArns: [this.key.keyArn],
       conditions: {
         StringEquals: { [`kms:EncryptionContext:${CACHE_ENCRYPTION_CONTEXT.namespaceKey}`]: this.namespace },
       },
-    });
+    };
+    // A key the construct created trusts no IAM policy with its use: its key policy names the grantee.
+    if (!this.createdKey) return iam.Grant.addToPrincipal(options);
+    return iam.Grant.addToPrincipalAndResource({ ...options, resource: this.createdKey, resourceSelfArns: ['*'] });
+  }
+
+  /**
+   * Lets `role` decrypt the cached tokens in an emergency, through the key policy of a key the
+   * construct created (a key passed in is its owner's to open). Does nothing for a passed-in key.
+   */
+  allowBreakGlass(role: iam.IRole): void {
+    this.createdKey?.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'BreakGlassDecrypt',
+        principals: [new iam.ArnPrincipal(role.roleArn)],
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+      }),
+    );
   }
 
   /** Sets the cache's environment variables on the broker function and grants it the table and the key. */
@@ -91,6 +126,26 @@ export class SharedTokenCache extends Construct {
     fn.addEnvironment(ENV.tokenCacheKeyId, this.key.keyArn);
     fn.addEnvironment(ENV.tokenCacheNamespace, this.namespace);
     return this.grantTableAccess(fn).combine(this.grantKeyUse(fn));
+  }
+
+  private createKey(): kms.Key {
+    return new kms.Key(this, 'Key', {
+      description: 'Token broker: encrypts the access tokens in the fleet token cache',
+      enableKeyRotation: true,
+      // Everything it encrypted is a cached token that expires within hours.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+      policy: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'AccountAdministersTheKeyButCannotUseIt',
+            principals: [new iam.AccountRootPrincipal()],
+            actions: KEY_ADMIN_ACTIONS,
+            resources: ['*'],
+          }),
+        ],
+      }),
+    });
   }
 
   private createTable(): dynamodb.Table {

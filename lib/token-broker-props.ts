@@ -1,6 +1,7 @@
 import type { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -93,10 +94,14 @@ export interface TokenBrokerProps {
   readonly throttlingBurstLimit?: number;
 
   /**
-   * Create the account-wide role that lets API Gateway write logs (`AWS::ApiGateway::Account`).
-   * Access logs need it; it is set once per account and region, so leave this off when the
-   * account already has one.
-   * @default false
+   * Create the role that lets API Gateway write logs, and set it as the account's
+   * (`AWS::ApiGateway::Account`). The stage's execution and access logs need it: in an account
+   * without one, the deployment fails. It is one setting per account and region, shared by every
+   * API there: the last stack to set it wins, and both the role and the setting are kept when
+   * the stack is deleted (other APIs may rely on them). Set `false` when the account already has
+   * a role (`aws apigateway get-account` shows a `cloudwatchRoleArn`), and in all but one of
+   * several brokers deployed to one account and region.
+   * @default true
    */
   readonly apiGatewayCloudWatchRole?: boolean;
 
@@ -127,6 +132,71 @@ export interface TokenBrokerProps {
    * @default - alarms without actions
    */
   readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * A CloudWatch dashboard of the broker: requests and errors by code, cache sources, token
+   * requests and latency per authorization server, remaining lifetime of served tokens,
+   * warm-ups, the fleet cache and the function.
+   * @default true
+   */
+  readonly dashboard?: boolean;
+
+  /**
+   * Run the broker function in a VPC: to reach an authorization server that is only reachable
+   * privately, or to keep its traffic off the internet. The VPC then needs a way to Secrets
+   * Manager, KMS and DynamoDB (VPC endpoints or a NAT gateway), and to the authorization servers.
+   * @default - outside any VPC: the function reaches AWS services and the authorization servers
+   * over the internet
+   */
+  readonly brokerNetwork?: BrokerNetwork;
+
+  /**
+   * Each client's route admits only the principals granted with `grantTokenAccess`: the API's
+   * resource policy denies that route's method to every other principal (`aws:PrincipalArn`), so
+   * an IAM policy with a broad `execute-api:Invoke` does not reach another client's token.
+   * A client granted to nobody is denied to everyone. Grantees must have an ARN
+   * (roles, users, functions' roles) in this stack or given as a literal ARN.
+   * @default true
+   */
+  readonly strictTokenAccess?: boolean;
+
+  /**
+   * A role for emergencies, exempt from the resource policies that otherwise let only the broker
+   * read the secrets the construct creates and use the fleet cache's key. It gets no permission
+   * here besides `kms:Decrypt` in the key's policy: give it `secretsmanager:GetSecretValue` in
+   * its own policy, and watch its use in CloudTrail.
+   * @default - none: only the broker's role reads those secrets and uses that key
+   */
+  readonly breakGlassRole?: iam.IRole;
+}
+
+/** Where the broker function runs when it runs in a VPC. */
+export interface BrokerNetwork {
+  readonly vpc: ec2.IVpc;
+
+  /**
+   * Subnets of the function's network interfaces.
+   * @default - the VPC's private subnets with egress, else its isolated ones
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Security groups of the function. Their rules are yours: `egress` does not apply to them.
+   * @default - a new group that admits nothing and lets out HTTPS (443) to `egress` only
+   */
+  readonly securityGroups?: readonly ec2.ISecurityGroup[];
+
+  /**
+   * Where the new security group lets the function connect on 443: the authorization servers,
+   * VPC endpoints, a proxy. A peer is a CIDR block (`ec2.Peer.ipv4('203.0.113.0/24')`), a managed
+   * prefix list (`ec2.Peer.prefixList('pl-...')`) or a security group (e.g. a VPC endpoint's).
+   * A host name cannot be a rule (security groups match addresses, not names): give the
+   * authorization server's address ranges, `ec2.Peer.anyIpv4()` behind a NAT gateway, or send
+   * the traffic through a proxy or AWS Network Firewall that filters by name. More peers can be
+   * added later with `broker.connections.allowTo(peer, ec2.Port.tcp(443))`.
+   * @default - none
+   */
+  readonly egress?: readonly ec2.IPeer[];
 }
 
 /** The fleet token cache's table, key and namespace; what is left out is created or derived. */

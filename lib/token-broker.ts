@@ -1,17 +1,20 @@
-import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { CfnOutput, Stack, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { ENV, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../lambda/shared/contract.ts';
+import { ENV } from '../lambda/shared/contract.ts';
+import { auditQuery } from './audit-query.ts';
 import { BrokerAlarms } from './broker-alarms.ts';
 import { type BrokerConfigInput, validateBrokerConfig } from './broker-config-input.ts';
+import { BrokerDashboard } from './broker-dashboard.ts';
 import { BrokerFunction } from './broker-function.ts';
 import { ClientSecrets, secretIdOf } from './client-secrets.ts';
 import { PrivateTokenApi } from './private-token-api.ts';
 import { checkProps } from './props-error.ts';
 import { defaultCacheNamespace, SharedTokenCache } from './shared-token-cache.ts';
+import { principalArnOf } from './token-access.ts';
 import type { TokenBrokerProps } from './token-broker-props.ts';
 import { validateTokenBrokerProps } from './validate-token-broker-props.ts';
 import { WarmUpSchedule } from './warm-up-schedule.ts';
@@ -24,17 +27,20 @@ import { WarmUpSchedule } from './warm-up-schedule.ts';
  * Callers get a token with `GET {brokerUrl}clients/{name}/token`, signed with SigV4, from inside
  * a VPC whose `execute-api` endpoint is allowed. Give a caller access with `grantTokenAccess`.
  */
-export class TokenBroker extends Construct {
+export class TokenBroker extends Construct implements ec2.IConnectable {
   /** The stage's invoke URL, ending in `/`: the value of `TOKEN_BROKER_URL` for callers. */
   readonly brokerUrl: string;
   readonly function: lambda.Function;
   readonly api: PrivateTokenApi;
+  /** The dashboard; `undefined` with `dashboard: false`. */
+  readonly dashboard?: BrokerDashboard;
   /** The fleet token cache; `undefined` with `sharedCache: false`. */
   readonly sharedCache?: SharedTokenCache;
   /** The `execute-api` endpoint the construct created in `vpc`, if it created one. */
   readonly vpcEndpoint?: ec2.InterfaceVpcEndpoint;
   readonly alarms: readonly cloudwatch.Alarm[];
   readonly clientNames: readonly string[];
+  private readonly strictTokenAccess: boolean;
 
   constructor(scope: Construct, id: string, props: TokenBrokerProps) {
     super(scope, id);
@@ -43,6 +49,7 @@ export class TokenBroker extends Construct {
     const maxDeadlineMs = Math.max(...parsed.clients.map((c) => c.deadlineMs));
     const settings = checkProps(this, () => validateTokenBrokerProps(props, maxDeadlineMs));
     this.clientNames = parsed.clients.map((c) => c.name);
+    this.strictTokenAccess = props.strictTokenAccess ?? true;
 
     const secrets = checkProps(
       this,
@@ -54,15 +61,21 @@ export class TokenBroker extends Construct {
       timeout: settings.timeout,
       reservedConcurrency: settings.reservedConcurrency,
       logRetention: settings.logRetention,
+      network: props.brokerNetwork,
     });
     this.function = broker.function;
     secrets.grantRead(this.function);
+    secrets.restrictCreatedSecrets([
+      broker.role.roleArn,
+      ...(props.breakGlassRole ? [props.breakGlassRole.roleArn] : []),
+    ]);
     if (settings.sharedCache) {
       this.sharedCache = new SharedTokenCache(this, 'SharedCache', {
         ...settings.sharedCache,
         namespace: settings.sharedCache.namespace ?? defaultCacheNamespace(this),
       });
       this.sharedCache.configureBroker(this.function);
+      if (props.breakGlassRole) this.sharedCache.allowBreakGlass(props.breakGlassRole);
     }
 
     this.vpcEndpoint = props.vpc
@@ -90,7 +103,8 @@ export class TokenBroker extends Construct {
       throttlingRateLimit: settings.throttlingRateLimit,
       throttlingBurstLimit: settings.throttlingBurstLimit,
       logRetention: settings.logRetention,
-      cloudWatchRole: props.apiGatewayCloudWatchRole ?? false,
+      cloudWatchRole: props.apiGatewayCloudWatchRole ?? true,
+      strictAccess: this.strictTokenAccess,
     });
     this.brokerUrl = this.api.api.url;
 
@@ -105,18 +119,47 @@ export class TokenBroker extends Construct {
     this.alarms = new BrokerAlarms(this, 'Alarms', {
       function: this.function,
       stage: this.api.api.deploymentStage,
-      // Published by the broker (lambda/broker/handler/telemetry.ts) for each token request that failed after retries.
-      upstreamFailures: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: METRIC.upstreamFailure,
-        dimensionsMap: { service: SERVICE_NAME },
-        statistic: cloudwatch.Stats.SUM,
-        period: Duration.minutes(5),
-      }),
-      warmUpFailures: warmUp?.metricFailedInvocations(),
+      warmUp,
+      sharedCache: this.sharedCache !== undefined,
       topic: props.alarmTopic,
     }).alarms;
+    if (props.dashboard ?? true) {
+      this.dashboard = new BrokerDashboard(this, 'Dashboard', {
+        function: this.function,
+        stage: this.api.api.deploymentStage,
+        alarms: this.alarms,
+        warmUp,
+        sharedCache: this.sharedCache !== undefined,
+      });
+    }
+    auditQuery(this, 'AuditQuery', broker.logGroup);
+    this.addOutputs();
+  }
 
+  /**
+   * The function's security groups, with `brokerNetwork`: e.g.
+   * `broker.connections.allowTo(endpoint, ec2.Port.tcp(443))`.
+   * @throws when the function runs in no VPC
+   */
+  get connections(): ec2.Connections {
+    if (!this.function.isBoundToVpc) {
+      throw new Error(`${this.node.path}: connections exist only for a broker in a VPC (brokerNetwork)`);
+    }
+    return this.function.connections;
+  }
+
+  /**
+   * `https://{api}-{vpce}.execute-api.{region}.amazonaws.com/{stage}/`: the invoke URL through one
+   * endpoint, for callers in a VPC whose `execute-api` endpoint has no private DNS (it resolves
+   * publicly to that endpoint's private addresses). The endpoint must be one the API allows.
+   */
+  endpointSpecificUrl(endpoint: ec2.IVpcEndpoint): string {
+    const { region, urlSuffix } = Stack.of(this);
+    const stage = this.api.api.deploymentStage.stageName;
+    return `https://${this.api.api.restApiId}-${endpoint.vpcEndpointId}.execute-api.${region}.${urlSuffix}/${stage}/`;
+  }
+
+  private addOutputs(): void {
     new CfnOutput(this, 'BrokerUrl', {
       description: `Token broker invoke URL: set it as ${ENV.brokerUrl} of the functions that need tokens`,
       value: this.brokerUrl,
@@ -125,13 +168,27 @@ export class TokenBroker extends Construct {
       description: 'Token broker function, for direct invocation (TOKEN_BROKER_FUNCTION)',
       value: this.function.functionName,
     });
+    new CfnOutput(this, 'RestApiId', {
+      description: 'Token broker REST API id (private): for endpoint-specific URLs and VPC endpoint policies',
+      value: this.api.api.restApiId,
+    });
+    for (const name of this.clientNames) {
+      new CfnOutput(this, `TokenMethodArn-${name}`, {
+        description: `Allow execute-api:Invoke on this ARN to a role that needs client "${name}"'s tokens`,
+        value: this.api.tokenMethod(name)?.methodArn as string,
+      });
+    }
   }
 
   /**
    * Lets `grantee` get tokens of client `clientName`, and no other: `execute-api:Invoke` on
-   * exactly that client's method ARN.
+   * exactly that client's method ARN. With `strictTokenAccess` (the default), also exempts its
+   * ARN from the resource policy's deny on that method; a role this app does not manage
+   * (`iam.Role.fromRoleArn(..., { mutable: false })`) is admitted there, and its owner adds the
+   * IAM policy.
    *
-   * @throws when no client is named `clientName`
+   * @throws when no client is named `clientName`, or, with `strictTokenAccess`, when the grantee
+   * has no role or user ARN this stack can name (see `principalArnOf`)
    */
   grantTokenAccess(grantee: iam.IGrantable, clientName: string): iam.Grant {
     const method = this.api.tokenMethod(clientName);
@@ -139,6 +196,9 @@ export class TokenBroker extends Construct {
       throw new Error(
         `grantTokenAccess: clientName "${clientName}" is not a configured client (known: ${this.clientNames.join(', ')})`,
       );
+    }
+    if (this.strictTokenAccess) {
+      this.api.admit(clientName, principalArnOf(grantee, this, `grantTokenAccess(${clientName})`));
     }
     return iam.Grant.addToPrincipal({ grantee, actions: ['execute-api:Invoke'], resourceArns: [method.methodArn] });
   }

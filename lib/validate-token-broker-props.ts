@@ -104,6 +104,14 @@ function validateNetwork(props: TokenBrokerProps): void {
     throw new Error('vpcEndpointSubnets is only used with vpc');
   }
   if (props.vpcEndpoints?.length === 0) throw new Error('vpcEndpoints must not be empty');
+  const network = props.brokerNetwork;
+  if (network?.securityGroups && network.egress) {
+    throw new Error(
+      'brokerNetwork.egress applies to the security group the construct creates; with brokerNetwork.securityGroups, ' +
+        'add the rules to your own groups',
+    );
+  }
+  if (network?.securityGroups?.length === 0) throw new Error('brokerNetwork.securityGroups must not be empty');
   props.vpcEndpoints?.forEach((endpoint, i) => {
     const id = endpoint.vpcEndpointId;
     if (!Token.isUnresolved(id) && !VPC_ENDPOINT_ID.test(id)) {

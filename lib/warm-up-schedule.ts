@@ -42,14 +42,16 @@ export interface WarmUpScheduleProps {
  * Invokes the broker on a schedule so a container stays warm and refreshes, ahead of time, the
  * tokens that come due before the next warm-up (`lookAheadSeconds`). A missed
  * warm-up is worth little after the next one is due, so retries stop early; events that still
- * fail land in a dead-letter queue and count in `FailedInvocations`, which an alarm watches.
+ * fail land in a dead-letter queue (`InvocationsSentToDlq`, see {@link metricUndelivered}).
  */
 export class WarmUpSchedule extends Construct {
   readonly rule: events.Rule;
   readonly deadLetterQueue: sqs.Queue;
+  readonly interval: Duration;
 
   constructor(scope: Construct, id: string, props: WarmUpScheduleProps) {
     super(scope, id);
+    this.interval = props.interval;
     const lookAheadSeconds = warmUpLookAheadSeconds(props.interval);
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -74,11 +76,29 @@ export class WarmUpSchedule extends Construct {
     );
   }
 
-  /** Warm-up events EventBridge could not deliver after its retries. */
-  metricFailedInvocations(): cloudwatch.Metric {
+  /**
+   * Warm-up events EventBridge did not deliver after its retries: sent to the dead-letter queue
+   * (`InvocationsSentToDlq`), lost on the way there (`InvocationsFailedToBeSentToDlq`), or failed
+   * for good (`FailedInvocations`, which does not count events a dead-letter queue took).
+   * EventBridge publishes each only when it is not zero, hence `FILL`.
+   */
+  metricUndelivered(): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression: 'FILL(sentToDlq, 0) + FILL(notSentToDlq, 0) + FILL(failed, 0)',
+      usingMetrics: {
+        sentToDlq: this.ruleMetric('InvocationsSentToDlq'),
+        notSentToDlq: this.ruleMetric('InvocationsFailedToBeSentToDlq'),
+        failed: this.ruleMetric('FailedInvocations'),
+      },
+      label: 'Warm-up events not delivered',
+      period: Duration.minutes(5),
+    });
+  }
+
+  private ruleMetric(metricName: string): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace: 'AWS/Events',
-      metricName: 'FailedInvocations',
+      metricName,
       dimensionsMap: { RuleName: this.rule.ruleName },
       statistic: cloudwatch.Stats.SUM,
       period: Duration.minutes(5),

@@ -5,8 +5,10 @@ import type { TokenRequest } from './token-transport.ts';
 
 /**
  * Validates the broker's base URL (the API stage's invoke URL, e.g.
- * `https://abc123.execute-api.eu-west-1.amazonaws.com/prod`) and returns it with a trailing slash,
- * ready to resolve relative paths against. `http:` is accepted for loopback hosts only (the local broker).
+ * `https://abc123.execute-api.eu-west-1.amazonaws.com/prod`, or through one VPC endpoint
+ * `https://abc123-vpce-0123456789abcdef0.execute-api.eu-west-1.amazonaws.com/prod`) and returns it
+ * with a trailing slash, ready to resolve relative paths against. `http:` is accepted for loopback
+ * hosts only (the local broker).
  */
 export function parseBrokerUrl(value: string, field: string): URL {
   let url: URL;
@@ -21,6 +23,13 @@ export function parseBrokerUrl(value: string, field: string): URL {
   }
   if (url.username || url.password || url.search || url.hash) {
     throw new TokenBrokerConfigError(field, 'must not contain credentials, a query or a fragment');
+  }
+  if (VPC_ENDPOINT_DNS_NAME.test(url.hostname)) {
+    throw new TokenBrokerConfigError(
+      field,
+      "names the VPC endpoint's own DNS name, which API Gateway serves only with the API id in a Host or " +
+        'x-apigw-api-id header; use https://{api}-{vpce}.execute-api.{region}.amazonaws.com/{stage}/ instead',
+    );
   }
   if (!url.pathname.endsWith('/')) url.pathname = `${url.pathname}/`;
   return url;
@@ -41,9 +50,22 @@ export function tokenUrl(base: URL, request: TokenRequest): { url: URL; query: R
   return { url, query };
 }
 
-/** Region of an `execute-api` host name: `{api}.execute-api.{region}.amazonaws.com`. */
+/**
+ * `{api}.execute-api.{region}.amazonaws.com` (a public API, or a private one through a VPC endpoint
+ * with private DNS) or `{api}-{vpce}.execute-api.{region}.amazonaws.com` (a private API through one
+ * endpoint, a public name that resolves to the endpoint's addresses).
+ */
+const API_HOST = /^[a-z0-9]+(?:-vpce-[0-9a-f]+)?\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
+/** `vpce-{id}-{suffix}.execute-api.{region}.vpce.amazonaws.com`: the endpoint's own name. */
+const VPC_ENDPOINT_DNS_NAME = /^vpce-[0-9a-z-]+\.execute-api\.[a-z0-9-]+\.vpce\.amazonaws\.com(?:\.cn)?$/;
+
+/**
+ * Region of an `execute-api` host name ({@link API_HOST}), which is the region to sign for. Either
+ * form is signed as it is: API Gateway checks the signature against the host the request was
+ * sent to, which `fetch` sets from the URL.
+ */
 export function regionOfApiHost(hostname: string): string | undefined {
-  return /^[^.]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/.exec(hostname)?.[1];
+  return API_HOST.exec(hostname)?.[1];
 }
 
 function encodeRfc3986(value: string): string {

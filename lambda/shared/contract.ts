@@ -47,6 +47,55 @@ export const METRIC = {
   sharedCacheOversized: 'SharedCacheOversized',
   /** A token's refresh window is shorter than the warm-up's look-ahead. */
   refreshWindowTooShort: 'RefreshWindowTooShort',
+  /** One per warm-up that completed: the heartbeat alarm fires when none arrives. */
+  warmUpRun: 'WarmUpRun',
+  /** Keys a warm-up refreshed, found fresh, and left for the next one (its budget ran out). */
+  warmUpRefreshed: 'WarmUpRefreshed',
+  warmUpFresh: 'WarmUpFresh',
+  warmUpDeferred: 'WarmUpDeferred',
+  /** Seconds a served token had left: how close to expiry callers get their tokens. */
+  tokenRemainingLifetime: 'TokenRemainingLifetime',
+  /**
+   * One per call to an authorization server's token endpoint (retries included), in milliseconds,
+   * with the dimensions `authorizationServer` and `outcome` ({@link TOKEN_ENDPOINT_OUTCOME}).
+   */
+  tokenEndpointLatency: 'TokenEndpointLatency',
+} as const;
+
+/**
+ * Metric dimensions besides `service`. Each has a small, bounded set of values: `error` the
+ * broker's error codes, `authorizationServer` the host names of the configured token endpoints.
+ * `RequestFailed` is published twice: with `service` only, and with `service` and `error`.
+ */
+export const METRIC_DIMENSION = {
+  service: 'service',
+  error: 'error',
+  authorizationServer: 'authorizationServer',
+  outcome: 'outcome',
+} as const;
+
+/** Values of the `outcome` dimension of `TokenEndpointLatency`. */
+export const TOKEN_ENDPOINT_OUTCOME = { ok: 'ok', failed: 'failed' } as const;
+
+/** Where a served token came from, one metric per source (`TokenServed` counts them all). */
+export const TOKEN_SOURCE_METRIC = {
+  memory: 'TokenServedFromMemory',
+  shared: 'TokenServedFromSharedCache',
+  fetched: 'TokenServedFetched',
+  stale: 'TokenServedStale',
+} as const;
+
+/**
+ * The audit line: one per token request, served or refused, written whatever the log level.
+ * Its `audit` field holds {@link AUDIT.kind}; the construct's saved Logs Insights query and the
+ * README's queries filter on it.
+ */
+export const AUDIT = {
+  message: 'Token request',
+  marker: 'audit',
+  kind: 'token-request',
+  /** Values of the line's `outcome` field. */
+  outcome: { served: 'served', refused: 'refused' },
 } as const;
 
 /** The warm-up event: `{ "warmup": true, "lookAheadSeconds": N }`. */

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
 import { TokenBroker } from '../../lib/token-broker.ts';
 import { type MotoServer, motoUnavailableReason, startMotoServer } from '../integration/support/moto-server.ts';
-import { importEndpoint } from './synth.ts';
+import { CDK_JSON_CONTEXT, importEndpoint } from './synth.ts';
 
 const run = promisify(execFile);
 const skipReason = motoUnavailableReason();
@@ -34,7 +34,7 @@ describe.skipIf(skipReason !== undefined)(
       const secret = await secretsManager.send(new CreateSecretCommand({ Name: 'shop/m2m', SecretString: 'password' }));
 
       const outdir = mkdtempSync(join(tmpdir(), 'token-broker-run-'));
-      const app = new App({ outdir });
+      const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT } });
       const stack = new Stack(app, 'Bundled');
       const config = {
         clients: [

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TokenBroker } from '../../lib/token-broker.ts';
-import { importEndpoint, TWO_CLIENTS } from './synth.ts';
+import { CDK_JSON_CONTEXT, importEndpoint, TWO_CLIENTS } from './synth.ts';
 
 describe('Bundling: broker function', () => {
   let assetDir: string;
@@ -12,7 +12,7 @@ describe('Bundling: broker function', () => {
   beforeAll(() => {
     // Prepare: bundling on (no skip context), as `cdk synth` and `cdk deploy` run it.
     const outdir = mkdtempSync(join(tmpdir(), 'token-broker-bundle-'));
-    const app = new App({ outdir });
+    const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT } });
     const stack = new Stack(app, 'Bundled');
     new TokenBroker(stack, 'Broker', { config: TWO_CLIENTS, vpcEndpoints: [importEndpoint(stack)] });
     app.synth();

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildExampleApp } from '../../bin/example-app.ts';
 import { ENV } from '../../lambda/shared/contract.ts';
 import type { TokenBrokerStack } from '../../lib/token-broker-stack.ts';
-import { EXISTING_ENDPOINT_ID, NO_BUNDLING } from './synth.ts';
+import { EXISTING_ENDPOINT_ID, TEST_CONTEXT } from './synth.ts';
 
 interface Synthesized {
   readonly stack: TokenBrokerStack;
@@ -27,7 +27,7 @@ function synthExampleApp(
   extend: (stack: TokenBrokerStack) => void = () => {},
 ): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'token-broker-app-'));
-  const app = new App({ outdir, context: { ...NO_BUNDLING, ...context } });
+  const app = new App({ outdir, context: { ...TEST_CONTEXT, ...context } });
   const stack = buildExampleApp(app);
   extend(stack);
   let failure: unknown;
@@ -42,6 +42,11 @@ function synthExampleApp(
   // From the file synthesis wrote: Template.fromStack would synthesize again and throw on the findings.
   const template = Template.fromJSON(JSON.parse(readFileSync(join(outdir, stack.templateFile), 'utf8')));
   return { stack, template, findings };
+}
+
+/** The functions built from this repository's code (`index.handler`), not CDK's custom resource providers. */
+function ownFunctions(template: Template): Record<string, unknown>[] {
+  return Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }));
 }
 
 function findingsIn(report: {
@@ -86,13 +91,16 @@ describe('App: example (new VPC, example consumer)', () => {
     expect(new Set(acks.map(([, , reason]) => reason)).size).toBeGreaterThan(5);
   });
 
-  it('builds a minimal VPC: isolated subnets only, no NAT, flow logs on', () => {
+  it('builds a minimal VPC: isolated subnets only, no NAT, flow logs on, default security group emptied', () => {
     const { template } = synthesized;
 
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
     template.resourceCountIs('AWS::EC2::InternetGateway', 0);
     template.resourceCountIs('AWS::EC2::Subnet', 2);
     template.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC' });
+    template.hasResourceProperties('Custom::VpcRestrictDefaultSG', {
+      DefaultSecurityGroupId: { 'Fn::GetAtt': [Match.anyValue(), 'DefaultSecurityGroup'] },
+    });
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
       ServiceName: { 'Fn::Join': ['', Match.arrayWith(['.execute-api'])] },
     });
@@ -145,6 +153,155 @@ describe('App: example (new VPC, example consumer)', () => {
   });
 });
 
+describe('App: example (outputs for application teams)', () => {
+  it('outputs the REST API id, each client method ARN, and the VPC, subnets and endpoint it made', () => {
+    const { template, stack } = synthExampleApp();
+    const outputs = template.findOutputs('*');
+    const byDescription = (text: string) => Object.values(outputs).filter((o) => String(o.Description).includes(text));
+
+    expect(byDescription('REST API id')).toEqual([
+      expect.objectContaining({ Value: stack.resolve(stack.broker.api.api.restApiId) }),
+    ]);
+    expect(byDescription('client "shop"')).toEqual([
+      expect.objectContaining({ Value: stack.resolve(stack.broker.api.tokenMethod('shop')?.methodArn) }),
+    ]);
+    expect(outputs.VpcId?.Value).toEqual(stack.resolve(stack.vpc?.vpcId));
+    expect(outputs.CallerSubnetIds?.Value).toEqual({ 'Fn::Join': [',', [expect.anything(), expect.anything()]] });
+    expect(outputs.ExecuteApiEndpointId?.Value).toEqual(stack.resolve(stack.broker.vpcEndpoint?.vpcEndpointId));
+  });
+
+  it('outputs the endpoint-specific URL for an existing endpoint, and no network of its own', () => {
+    const { template } = synthExampleApp({ vpcEndpointId: EXISTING_ENDPOINT_ID, apiGatewayCloudWatchRole: 'false' });
+    const outputs = template.findOutputs('*');
+
+    expect(outputs.BrokerUrlViaEndpoint?.Value).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'https://',
+          { Ref: expect.stringMatching(/^TokenBrokerApi/) },
+          `-${EXISTING_ENDPOINT_ID}.execute-api.`,
+          { Ref: 'AWS::Region' },
+          '.',
+          { Ref: 'AWS::URLSuffix' },
+          '/',
+          { Ref: expect.stringMatching(/^TokenBrokerApiDeploymentStagev1/) },
+          '/',
+        ],
+      ],
+    });
+    expect(outputs).not.toHaveProperty('VpcId');
+  });
+});
+
+describe('App: example (alarm e-mail)', () => {
+  it('notifies the address of every alarm and recovery, and still passes cdk-nag', () => {
+    const { template, findings } = synthExampleApp({ alarmEmail: 'platform-oncall@example.com' });
+
+    expect(findings).toEqual([]);
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'platform-oncall@example.com',
+      TopicArn: { Ref: Match.stringLikeRegexp('^AlarmTopic') },
+    });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms.length).toBeGreaterThan(5);
+    for (const alarm of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmTopic/) }]);
+      expect(alarm.Properties.OKActions).toEqual([{ Ref: expect.stringMatching(/^AlarmTopic/) }]);
+    }
+  });
+
+  it('refuses an address that is not one', () => {
+    expect(() => synthExampleApp({ alarmEmail: 'oncall' })).toThrow('alarmEmail "oncall" is not an e-mail address');
+  });
+});
+
+describe('App: example (broker in the VPC)', () => {
+  function brokerVpcConfig(template: Template): { SubnetIds: unknown[]; SecurityGroupIds: unknown[] } {
+    const [broker] = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: { [ENV.brokerConfig]: Match.anyValue() } } },
+      }),
+    );
+    return broker?.Properties.VpcConfig;
+  }
+
+  it('with endpoints: isolated subnets, Secrets Manager and KMS endpoints for the broker only, DynamoDB gateway', () => {
+    const { template, findings } = synthExampleApp({ brokerNetwork: 'endpoints', authServerCidrs: '10.20.0.0/16' });
+
+    expect(findings).toEqual([]);
+    expect(brokerVpcConfig(template).SubnetIds).toHaveLength(2);
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    for (const service of ['.secretsmanager', '.kms']) {
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        ServiceName: { 'Fn::Join': ['', Match.arrayWith([service])] },
+        VpcEndpointType: 'Interface',
+        PrivateDnsEnabled: true,
+      });
+    }
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      ServiceName: { 'Fn::Join': ['', Match.arrayWith(['.dynamodb'])] },
+      VpcEndpointType: 'Gateway',
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('^Token broker function'),
+      SecurityGroupEgress: [Match.objectLike({ CidrIp: '10.20.0.0/16', FromPort: 443, ToPort: 443 })],
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      DestinationPrefixListId: {
+        'Fn::GetAtt': [Match.stringLikeRegexp('^DynamoDbPrefixList'), 'PrefixLists.0.PrefixListId'],
+      },
+      FromPort: 443,
+    });
+    // The service endpoints admit the broker's security group, not the VPC.
+    for (const group of Object.values(template.findResources('AWS::EC2::SecurityGroup'))) {
+      if (String(group.Properties.GroupDescription).match(/(SecretsManager|Kms)Endpoint/)) {
+        expect(group.Properties.SecurityGroupIngress).toBeUndefined();
+      }
+    }
+  });
+
+  it('with nat: private subnets behind one NAT gateway, HTTPS out to anywhere', () => {
+    const { template, findings } = synthExampleApp({ brokerNetwork: 'nat' });
+
+    expect(findings).toEqual([]);
+    template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    expect(brokerVpcConfig(template).SubnetIds).toHaveLength(2);
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('^Token broker function'),
+      SecurityGroupEgress: [Match.objectLike({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443 })],
+    });
+  });
+
+  it('refuses endpoints without a way to the authorization servers', () => {
+    expect(() => synthExampleApp({ brokerNetwork: 'endpoints' })).toThrow(
+      'brokerNetwork "endpoints" has no way to the internet: give authServerCidrs',
+    );
+  });
+});
+
+describe('App: example (grants to other teams)', () => {
+  it("admits the roles of the grants file in each client's statement", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'token-broker-grants-'));
+    const file = join(dir, 'grants.json');
+    writeFileSync(file, JSON.stringify({ shop: ['arn:aws:iam::123456789012:role/orders-fn'] }));
+
+    const { template } = synthExampleApp({ grants: file, consumer: 'false' });
+
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      Policy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Resource: 'execute-api:/*/GET/clients/shop/token',
+            Condition: { ArnNotEquals: { 'aws:PrincipalArn': ['arn:aws:iam::123456789012:role/orders-fn'] } },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
 describe('App: example (cdk-nag positive control)', () => {
   it('reports a queue without SSL enforcement added to the app, so "no finding" above means cdk-nag ran', () => {
     // Prepare: the variant the tests above synthesize, plus one construct cdk-nag must flag.
@@ -172,6 +329,7 @@ describe('App: example (context variants)', () => {
     template.resourceCountIs('AWS::EC2::VPC', 0);
     template.resourceCountIs('AWS::ApiGateway::Account', 0);
     template.resourceCountIs('AWS::Lambda::Function', 1);
+    expect(ownFunctions(template)).toHaveLength(1);
     template.hasResourceProperties('AWS::ApiGateway::RestApi', {
       EndpointConfiguration: { Types: ['PRIVATE'], VpcEndpointIds: [EXISTING_ENDPOINT_ID] },
     });
@@ -180,7 +338,7 @@ describe('App: example (context variants)', () => {
   it('leaves the consumer out with consumer=false', () => {
     const { template } = synthExampleApp({ consumer: 'false' });
 
-    template.resourceCountIs('AWS::Lambda::Function', 1);
+    expect(ownFunctions(template)).toHaveLength(1);
     template.resourceCountIs('AWS::EC2::VPC', 1);
   });
 

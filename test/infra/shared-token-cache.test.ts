@@ -10,11 +10,12 @@ import type { TokenBrokerProps } from '../../lib/token-broker-props.ts';
 import {
   asArray,
   importEndpoint,
-  NO_BUNDLING,
   newTestStack,
   type PolicyStatementJson,
   policyStatements,
+  TEST_CONTEXT,
   TWO_CLIENTS,
+  withSortedActions,
 } from './synth.ts';
 
 const TABLE_ARN = 'arn:aws:dynamodb:eu-west-1:123456789012:table/shared-token-cache';
@@ -42,9 +43,9 @@ function brokerVariables(template: Template): Record<string, unknown> {
 
 /** The broker role's statements on DynamoDB and KMS, other than the secrets' (decrypt via Secrets Manager). */
 function cacheStatements(template: Template): PolicyStatementJson[] {
-  return policyStatements(template.findResources('AWS::IAM::Policy')).filter((s) =>
-    asArray(s.Action).some((a) => a.startsWith('dynamodb:') || a.startsWith('kms:')),
-  );
+  return policyStatements(template.findResources('AWS::IAM::Policy'))
+    .filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:') || a.startsWith('kms:')))
+    .map(withSortedActions);
 }
 
 describe('Construct: SharedTokenCache (created by TokenBroker by default)', () => {
@@ -97,12 +98,12 @@ describe('Construct: SharedTokenCache (created by TokenBroker by default)', () =
     expect(cacheStatements(template)).toEqual([
       {
         Effect: 'Allow',
-        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'],
+        Action: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
         Resource: stack.resolve(cache.table.tableArn),
       },
       {
         Effect: 'Allow',
-        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
         Resource: stack.resolve(cache.key.keyArn),
         Condition: { StringEquals: { [NAMESPACE_CONDITION_KEY]: cache.namespace } },
       },
@@ -140,10 +141,10 @@ describe('Construct: SharedTokenCache (props)', () => {
       [ENV.tokenCacheNamespace]: 'orders-prod',
     });
     expect(cacheStatements(template)).toEqual([
-      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'], Resource: TABLE_ARN },
+      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'], Resource: TABLE_ARN },
       {
         Effect: 'Allow',
-        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
         Resource: KEY_ARN,
         Condition: { StringEquals: { [NAMESPACE_CONDITION_KEY]: 'orders-prod' } },
       },
@@ -171,7 +172,7 @@ describe('Construct: SharedTokenCache (props)', () => {
 
 describe('Function: default cache namespace', () => {
   function namespaceOf(stackName: string, brokerIds: readonly string[]): (string | undefined)[] {
-    const stack = new Stack(new App({ context: NO_BUNDLING }), 'Stack', { stackName });
+    const stack = new Stack(new App({ context: TEST_CONTEXT }), 'Stack', { stackName });
     const vpcEndpoints = [importEndpoint(stack)];
     return brokerIds.map(
       (id) => new TokenBroker(stack, id, { config: TWO_CLIENTS, vpcEndpoints }).sharedCache?.namespace,

@@ -1,9 +1,22 @@
+import { readFileSync } from 'node:fs';
 import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { BrokerConfigInput } from '../../lib/broker-config-input.ts';
+import { PROJECT_ROOT } from '../../lib/bundling.ts';
+
+/**
+ * The context of `cdk.json`: the feature flags `cdk init` sets for the installed aws-cdk-lib. Tests
+ * synthesize with the flags `cdk synth` uses, so what they assert is what gets deployed.
+ */
+export const CDK_JSON_CONTEXT: Readonly<Record<string, unknown>> = (
+  JSON.parse(readFileSync(`${PROJECT_ROOT}cdk.json`, 'utf8')) as { context: Record<string, unknown> }
+).context;
 
 /** Skips esbuild: these tests assert on templates; `bundling.test.ts` builds the real bundle. */
 export const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
+
+/** The context of a test app: `cdk.json`'s, without bundling. */
+export const TEST_CONTEXT = { ...CDK_JSON_CONTEXT, ...NO_BUNDLING };
 
 export const EXISTING_ENDPOINT_ID = 'vpce-0123456789abcdef0';
 
@@ -23,7 +36,7 @@ export const TWO_CLIENTS: BrokerConfigInput = {
 
 /** A stack in a fixed account and region, without bundling. */
 export function newTestStack(): Stack {
-  return new Stack(new App({ context: NO_BUNDLING }), 'Test', {
+  return new Stack(new App({ context: TEST_CONTEXT }), 'Test', {
     env: { account: '123456789012', region: 'eu-west-1' },
   });
 }
@@ -48,6 +61,14 @@ export interface PolicyStatementJson {
   readonly Action: string | string[];
   readonly Resource: unknown;
   readonly Condition?: Record<string, unknown>;
+}
+
+/**
+ * A statement with its actions sorted: `@aws-cdk/aws-iam:minimizePolicies` merges statements and
+ * sorts their actions, and the order of actions means nothing to IAM.
+ */
+export function withSortedActions(statement: PolicyStatementJson): PolicyStatementJson {
+  return Array.isArray(statement.Action) ? { ...statement, Action: [...statement.Action].sort() } : statement;
 }
 
 export function asArray<T>(value: T | T[]): T[] {

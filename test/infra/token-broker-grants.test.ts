@@ -37,9 +37,7 @@ describe('Method: TokenBroker.grantTokenAccess', () => {
       'Fn::Join': [
         '',
         [
-          'arn:',
-          { Ref: 'AWS::Partition' },
-          ':execute-api:eu-west-1:123456789012:',
+          'arn:aws:execute-api:eu-west-1:123456789012:',
           { Ref: expect.stringMatching(/^BrokerApi/) },
           '/',
           { Ref: expect.stringMatching(/^BrokerApiDeploymentStagev1/) },

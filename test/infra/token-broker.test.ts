@@ -76,14 +76,15 @@ describe('Construct: TokenBroker (endpoint created in a VPC)', () => {
     template.hasResourceProperties('AWS::ApiGateway::RestApi', {
       EndpointConfiguration: { Types: ['PRIVATE'], VpcEndpointIds: [endpointRef] },
       Policy: {
-        Statement: [
+        Statement: Match.arrayWith([
           Match.objectLike({
             Effect: 'Deny',
             Principal: { AWS: '*' },
             Action: 'execute-api:Invoke',
+            Resource: 'execute-api:/*',
             Condition: { StringNotEquals: { 'aws:SourceVpce': [endpointRef] } },
           }),
-        ],
+        ]),
       },
     });
   });
@@ -180,12 +181,7 @@ describe('Construct: TokenBroker (endpoint created in a VPC)', () => {
     expect(asArray(secretStatements[0]?.Resource)).toEqual(
       expect.arrayContaining([
         { Ref: expect.stringMatching(/Clientshop/) },
-        {
-          'Fn::Join': [
-            '',
-            ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:eu-west-1:123456789012:secret:prod/billing-??????'],
-          ],
-        },
+        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/billing-??????',
         REPORTS_SECRET_ARN,
       ]),
     );
@@ -247,19 +243,25 @@ describe('Construct: TokenBroker (endpoint created in a VPC)', () => {
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0 });
   });
 
-  it('alarms on function errors, throttles, API 5xx, upstream failures and warm-up failures, to the topic', () => {
+  it('alarms on the function, the API, the authorization servers, the fleet cache and the warm-ups, to the topic', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
     // The broker's own metrics come from the contract the runtime publishes them by: a renamed
     // metric changes both sides, or this fails.
     const brokerMetric = (name: string) => `${METRICS_NAMESPACE}/${name}`;
+    const watched = alarms.map((a) =>
+      a.MetricName ? `${a.Namespace}/${a.MetricName}` : (a.Metrics as { Expression?: string }[])[0]?.Expression,
+    );
 
-    expect(alarms.map((a) => `${a.Namespace}/${a.MetricName}`).sort()).toEqual(
+    expect(watched.sort()).toEqual(
       [
         'AWS/ApiGateway/5XXError',
-        'AWS/Events/FailedInvocations',
         'AWS/Lambda/Errors',
         'AWS/Lambda/Throttles',
         brokerMetric(METRIC.upstreamFailure),
+        brokerMetric(METRIC.sharedCacheFailure),
+        brokerMetric(METRIC.warmUpFailure),
+        brokerMetric(METRIC.warmUpRun),
+        'FILL(sentToDlq, 0) + FILL(notSentToDlq, 0) + FILL(failed, 0)',
       ].sort(),
     );
     expect(alarms.find((a) => a.MetricName === METRIC.upstreamFailure)?.Dimensions).toEqual([
@@ -267,6 +269,7 @@ describe('Construct: TokenBroker (endpoint created in a VPC)', () => {
     ]);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Alarms/) }]);
+      expect(alarm.OKActions).toEqual([{ Ref: expect.stringMatching(/^Alarms/) }]);
     }
   });
 
@@ -297,19 +300,23 @@ describe('Construct: TokenBroker (existing VPC endpoint)', () => {
     template.hasResourceProperties('AWS::ApiGateway::RestApi', {
       EndpointConfiguration: { Types: ['PRIVATE'], VpcEndpointIds: [EXISTING_ENDPOINT_ID] },
       Policy: {
-        Statement: [
+        Statement: Match.arrayWith([
           Match.objectLike({
             Effect: 'Deny',
             Condition: { StringNotEquals: { 'aws:SourceVpce': [EXISTING_ENDPOINT_ID] } },
           }),
-        ],
+        ]),
       },
     });
   });
 
   it('has no schedule and no warm-up alarm when warm-up is off', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+
     template.resourceCountIs('AWS::Events::Rule', 0);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    expect(alarms.map((a) => a.MetricName)).not.toContain(METRIC.warmUpRun);
+    expect(alarms.filter((a) => a.Metrics !== undefined)).toEqual([]);
+    expect(alarms).toHaveLength(5);
   });
 
   it('takes the warm-up interval from props, and looks ahead that interval plus 60 s', () => {

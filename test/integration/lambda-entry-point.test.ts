@@ -3,6 +3,7 @@ import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { localContext } from '../../lambda/local/api-gateway-event.ts';
 import type { AuthorizationServer } from '../../lambda/local/authorization-server.ts';
+import { AUDIT } from '../../lambda/shared/contract.ts';
 import { type CapturedOutput, captureOutput } from './support/captured-output.ts';
 import { FIXTURE_SECRET, startFixtureServer } from './support/fixtures.ts';
 import { type MotoServer, motoUnavailableReason, startMotoServer } from './support/moto-server.ts';
@@ -92,10 +93,10 @@ describe.skipIf(skipReason !== undefined)(title, () => {
     const body = JSON.parse(api.body) as Record<string, unknown>;
     expect(direct).toMatchObject({ statusCode: 200, access_token: body.access_token, token_type: 'Bearer' });
     expect(server.tokenRequestCount()).toBe(1);
-    const served = output.logLines().filter((line) => line.message === 'Token served');
-    expect(served).toEqual([
-      expect.objectContaining({ client: 'shop', source: 'memory' }),
-      expect.objectContaining({ client: 'shop', source: 'memory' }),
+    const audit = output.logLines().filter((line) => line[AUDIT.marker] === AUDIT.kind);
+    expect(audit).toEqual([
+      expect.objectContaining({ channel: 'api', client: 'shop', outcome: AUDIT.outcome.served, source: 'memory' }),
+      expect.objectContaining({ channel: 'direct', client: 'shop', outcome: AUDIT.outcome.served, source: 'memory' }),
     ]);
     expect(output.text()).not.toContain(body.access_token as string);
     expect(output.text()).not.toContain('AWS4-HMAC-SHA256');

@@ -17,6 +17,7 @@ import type { SharedTokenStore } from '../core/shared-token-store.ts';
 import { TokenBroker } from '../core/token-broker.ts';
 import { TokenCache } from '../core/token-cache.ts';
 import { createHandler } from './create-handler.ts';
+import { meteredTokenEndpoint } from './metered-token-endpoint.ts';
 import type { SharedCacheSettings } from './shared-cache-settings.ts';
 import { powertoolsTelemetry } from './telemetry.ts';
 
@@ -24,6 +25,11 @@ import { powertoolsTelemetry } from './telemetry.ts';
 export interface BrokerHandlerOverrides {
   /** @default a Powertools logger for the broker's service, at POWERTOOLS_LOG_LEVEL */
   readonly logger?: Logger;
+  /**
+   * Writes the audit lines (one per token request), whatever the broker's log level.
+   * @default a Powertools logger for the broker's service, fixed at INFO
+   */
+  readonly auditLogger?: Logger;
   /** @default Powertools metrics in the broker's namespace, with its service dimension */
   readonly metrics?: Metrics;
   /**
@@ -59,6 +65,10 @@ export interface BrokerHandler {
 export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandlerOverrides = {}): BrokerHandler {
   const now = overrides.now ?? Date.now;
   const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME });
+  // A level given to the constructor wins over POWERTOOLS_LOG_LEVEL: the audit stays on when the
+  // broker's own logs are turned down. (Lambda's advanced logging controls would still filter it;
+  // the construct does not set them.)
+  const auditLogger = overrides.auditLogger ?? new Logger({ serviceName: SERVICE_NAME, logLevel: 'INFO' });
   const metrics = overrides.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
   let secretsManager = overrides.secretsManager;
   const reader = new SecretsManagerReader(() => {
@@ -77,12 +87,16 @@ export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandl
   const broker = new TokenBroker(config, {
     secrets: new SecretStore(reader, { ttlMs: config.secretTtlMs, now }),
     cache,
-    requestToken: createOAuthTokenEndpoint({ telemetry, ...(overrides.tokenEndpoint ?? systemTokenEndpointDeps) }),
+    requestToken: meteredTokenEndpoint(
+      createOAuthTokenEndpoint({ telemetry, ...(overrides.tokenEndpoint ?? systemTokenEndpointDeps) }),
+      metrics,
+      now,
+    ),
     telemetry,
     ...(overrides.sharedCache ? { cacheNamespace: overrides.sharedCache.namespace } : {}),
     now,
   });
-  return { handler: createHandler({ broker, logger, metrics }), broker };
+  return { handler: createHandler({ broker, logger, auditLogger, metrics }), broker };
 }
 
 /**

@@ -1,20 +1,23 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import { METRIC } from '../../shared/contract.ts';
+import { AUDIT } from '../../shared/contract.ts';
+import { BROKER_ERRORS } from '../../shared/error-codes.ts';
 import { type BrokerError, toBrokerError } from '../core/errors.ts';
 import type { InvocationBudget, TokenBroker, TokenRequest, WarmUpSummary } from '../core/token-broker.ts';
+import { type Caller, callerOfApiEvent, DIRECT_CALLER, writeAudit } from './audit.ts';
 import { classifyEvent, parseApiRequest, parseDirectRequest } from './events.ts';
 import { type BrokerReply, errorReply, toApiGatewayResult, toDirectResult, tokenReply } from './responses.ts';
-import { describeError } from './telemetry.ts';
+import { describeError, recordRequestFailed, recordTokenServed, recordWarmUp } from './telemetry.ts';
 
 export interface HandlerDeps {
   readonly broker: TokenBroker;
   readonly logger: Logger;
+  /** Writes one audit line per token request, at a level of its own (see `audit.ts`). */
+  readonly auditLogger: Logger;
   readonly metrics: Metrics;
 }
 
@@ -22,27 +25,41 @@ export interface HandlerDeps {
  * The one handler for API Gateway token requests, direct invocations and warm-up events. It only
  * wires: parsing is in events.ts, the work in TokenBroker, the HTTP shape in responses.ts.
  * The incoming event is never logged: API Gateway events carry the caller's Authorization header.
+ *
+ * Every token request, served or refused, writes one audit line (`audit.ts`); a served token
+ * writes nothing else, so a cache hit costs one log line besides the invocation's metrics.
  */
-export function createHandler({ broker, logger, metrics }: HandlerDeps) {
-  const serve = async (request: () => TokenRequest, budget: InvocationBudget): Promise<BrokerReply> => {
+export function createHandler({ broker, logger, auditLogger, metrics }: HandlerDeps) {
+  const serve = async (request: () => TokenRequest, budget: InvocationBudget, caller: Caller): Promise<BrokerReply> => {
     let tokenRequest: TokenRequest | undefined;
     try {
       tokenRequest = request();
       const token = await broker.getToken(tokenRequest, budget);
-      logger.info('Token served', {
-        client: tokenRequest.client,
+      recordTokenServed(metrics, token);
+      writeAudit(auditLogger, caller, tokenRequest.client, {
+        outcome: AUDIT.outcome.served,
         scope: token.scope,
         source: token.source,
+        expiresAt: token.expiresAt,
         expiresIn: token.expiresIn,
       });
-      metrics.addMetric(METRIC.tokenServed, MetricUnit.Count, 1);
       return tokenReply(token);
     } catch (error) {
       const brokerError = toBrokerError(error);
-      metrics.addMetric(METRIC.requestFailed, MetricUnit.Count, 1);
-      log(logger, brokerError, tokenRequest?.client);
+      refuse(brokerError, caller, tokenRequest);
       return errorReply(brokerError);
     }
+  };
+
+  const refuse = (error: BrokerError, caller: Caller, request: TokenRequest | undefined): void => {
+    recordRequestFailed(metrics, error.code);
+    log(logger, error, request?.client);
+    writeAudit(auditLogger, caller, request?.client, {
+      outcome: AUDIT.outcome.refused,
+      status: BROKER_ERRORS[error.code].status,
+      error: error.code,
+      ...(request?.scopes ? { scope: request.scopes.join(' ') } : {}),
+    });
   };
 
   const handle = async (
@@ -54,24 +71,25 @@ export function createHandler({ broker, logger, metrics }: HandlerDeps) {
     switch (invocation.kind) {
       case 'warmup': {
         const summary = await broker.warmUp(invocation.lookAheadSeconds, budget);
-        metrics.addMetric(METRIC.warmUpFailure, MetricUnit.Count, summary.failed);
+        recordWarmUp(metrics, summary);
         logger[summary.failed > 0 ? 'warn' : 'info']('Warm-up done', { ...summary });
         return summary;
       }
-      case 'api':
-        return toApiGatewayResult(await serve(() => parseApiRequest(invocation.event), budget));
+      case 'api': {
+        const caller = callerOfApiEvent(invocation.event);
+        return toApiGatewayResult(await serve(() => parseApiRequest(invocation.event), budget, caller));
+      }
       case 'direct':
-        return toDirectResult(await serve(() => parseDirectRequest(invocation.event), budget));
+        return toDirectResult(await serve(() => parseDirectRequest(invocation.event), budget, DIRECT_CALLER));
       case 'invalid':
-        metrics.addMetric(METRIC.requestFailed, MetricUnit.Count, 1);
-        log(logger, invocation.error, undefined);
+        refuse(invocation.error, DIRECT_CALLER, undefined);
         return toDirectResult(errorReply(invocation.error));
     }
   };
 
   // logEvent: false wins over POWERTOOLS_LOGGER_LOG_EVENT, which would log the caller's Authorization header.
   return middy(handle)
-    .use(injectLambdaContext(logger, { logEvent: false }))
+    .use(injectLambdaContext([logger, auditLogger], { logEvent: false }))
     .use(logMetrics(metrics));
 }
 

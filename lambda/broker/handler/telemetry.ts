@@ -1,9 +1,10 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { METRIC } from '../../shared/contract.ts';
+import { METRIC, METRIC_DIMENSION, TOKEN_SOURCE_METRIC } from '../../shared/contract.ts';
+import type { BrokerErrorCode } from '../../shared/error-codes.ts';
 import type { TokenEndpointTelemetry } from '../adapters/oauth-token-endpoint.ts';
 import type { BrokerError } from '../core/errors.ts';
-import type { BrokerTelemetry } from '../core/token-broker.ts';
+import type { BrokerTelemetry, IssuedToken, WarmUpSummary } from '../core/token-broker.ts';
 
 /** {@link BrokerTelemetry} over Powertools. Logs codes and descriptions only: never a token or secret. */
 export function powertoolsTelemetry(logger: Logger, metrics: Metrics): BrokerTelemetry & TokenEndpointTelemetry {
@@ -46,6 +47,37 @@ export function powertoolsTelemetry(logger: Logger, metrics: Metrics): BrokerTel
       logger.warn('Refresh failed; serving the current token, still valid', { client, ...describeError(error) });
     },
   };
+}
+
+/**
+ * A served token: `TokenServed`, the metric of its source (memory, shared, fetched, stale) and
+ * its remaining lifetime. All in the invocation's one EMF line, with the `service` dimension only.
+ */
+export function recordTokenServed(metrics: Metrics, token: Pick<IssuedToken, 'source' | 'expiresIn'>): void {
+  metrics.addMetric(METRIC.tokenServed, MetricUnit.Count, 1);
+  metrics.addMetric(TOKEN_SOURCE_METRIC[token.source], MetricUnit.Count, 1);
+  metrics.addMetric(METRIC.tokenRemainingLifetime, MetricUnit.Seconds, token.expiresIn);
+}
+
+/**
+ * A refused request: `RequestFailed` with `service` (the total) and, as a single metric of its
+ * own, with `service` and `error` (one series per error code, a handful of values).
+ */
+export function recordRequestFailed(metrics: Metrics, code: BrokerErrorCode): void {
+  metrics.addMetric(METRIC.requestFailed, MetricUnit.Count, 1);
+  metrics
+    .singleMetric()
+    .addDimension(METRIC_DIMENSION.error, code)
+    .addMetric(METRIC.requestFailed, MetricUnit.Count, 1);
+}
+
+/** A completed warm-up: the heartbeat (`WarmUpRun`) and how many keys ended which way. */
+export function recordWarmUp(metrics: Metrics, summary: WarmUpSummary): void {
+  metrics.addMetric(METRIC.warmUpRun, MetricUnit.Count, 1);
+  metrics.addMetric(METRIC.warmUpRefreshed, MetricUnit.Count, summary.refreshed);
+  metrics.addMetric(METRIC.warmUpFresh, MetricUnit.Count, summary.fresh);
+  metrics.addMetric(METRIC.warmUpFailure, MetricUnit.Count, summary.failed);
+  metrics.addMetric(METRIC.warmUpDeferred, MetricUnit.Count, summary.deferred);
 }
 
 /**

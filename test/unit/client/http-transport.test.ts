@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Fetch } from '../../../lambda/client/http-transport.ts';
 import { TokenBrokerClient, type TokenBrokerClientOptions } from '../../../lambda/client/index.ts';
 import { type FakeBroker, startFakeBroker } from './support/fake-broker-server.ts';
+import { verifySigV4 } from './support/sigv4-verifier.ts';
 
 const PERMANENT = { accessKeyId: 'AKIAPERMANENT', secretAccessKey: 'permanent-secret-key' };
 const SESSION = {
@@ -208,5 +209,67 @@ describe('Class: HttpTransport', () => {
     // Assess
     expect(error).toMatchObject({ name: 'TokenBrokerError', code: 'network_error', retryable: true });
     expect((error as Error).cause).toBeInstanceOf(TypeError);
+  });
+});
+
+describe('Class: HttpTransport (private API through one VPC endpoint, without private DNS)', () => {
+  const ENDPOINT_URL = 'https://a1b2c3d4e5-vpce-0123456789abcdef0.execute-api.eu-central-1.amazonaws.com/v1/';
+  const NOW = Date.parse('2025-01-01T00:00:00Z');
+
+  /** A fetch that keeps what would go on the wire and answers like the broker. */
+  function capturingFetch(): { fetch: Fetch; sent: { url: URL; headers: Record<string, string> }[] } {
+    const sent: { url: URL; headers: Record<string, string> }[] = [];
+    const fetch: Fetch = async (url, init) => {
+      sent.push({ url: new URL(url), headers: { ...(init.headers as Record<string, string>) } });
+      return Response.json({ access_token: 'at', token_type: 'Bearer', expires_in: 300, scope: 'read' });
+    };
+    return { fetch, sent };
+  }
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("signs for the endpoint-specific host and the region in its name, not the caller's", async () => {
+    // Prepare: the caller runs in another region than the API.
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    const { fetch, sent } = capturingFetch();
+    const client = new TokenBrokerClient({
+      url: ENDPOINT_URL,
+      credentials: SESSION,
+      fetch,
+      clock: () => NOW,
+      maxRetries: 0,
+    });
+
+    // Act
+    await client.getToken({ client: 'shop', scopes: ['read'] });
+
+    // Assess: what API Gateway recomputes from the request as it arrives, Host included.
+    const [request] = sent;
+    if (!request) throw new Error('nothing sent');
+    expect(request.url.href).toBe(`${ENDPOINT_URL}clients/shop/token?scope=read`);
+    const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    const verdict = verifySigV4(
+      {
+        method: 'GET',
+        url: `${request.url.pathname}${request.url.search}`,
+        headers: { ...headers, host: request.url.host },
+        body: Buffer.alloc(0),
+      },
+      { ...VERIFY, region: 'eu-central-1', now: new Date(NOW) },
+    );
+    expect(verdict).toMatchObject({ ok: true, signedHeaders: expect.arrayContaining(['host']) });
+    expect(headers.authorization).toContain('/eu-central-1/execute-api/aws4_request');
+  });
+
+  it("refuses the endpoint's own DNS name, which needs a header fetch cannot set", () => {
+    expect(
+      () =>
+        new TokenBrokerClient({
+          url: 'https://vpce-0123456789abcdef0-abcdefgh.execute-api.eu-central-1.vpce.amazonaws.com/v1/',
+          credentials: SESSION,
+        }),
+    ).toThrow(/use https:\/\/\{api\}-\{vpce\}\.execute-api\.\{region\}\.amazonaws\.com\/\{stage\}\/ instead/);
   });
 });

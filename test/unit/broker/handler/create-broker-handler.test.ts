@@ -3,9 +3,16 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createBrokerHandler } from '../../../../lambda/broker/handler/create-broker-handler.ts';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../../../../lambda/shared/contract.ts';
+import {
+  AUDIT,
+  METRIC,
+  METRIC_DIMENSION,
+  METRICS_NAMESPACE,
+  SERVICE_NAME,
+  TOKEN_SOURCE_METRIC,
+} from '../../../../lambda/shared/contract.ts';
 import { virtualTime } from '../../../support/virtual-time.ts';
-import { brokerConfig, CLIENT_SECRET } from '../support/client-config.ts';
+import { brokerConfig, CLIENT_SECRET, TOKEN_ENDPOINT } from '../support/client-config.ts';
 
 const ACCESS_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.handler-access-token.sig';
 const AUTHORIZATION =
@@ -58,6 +65,7 @@ function apiEvent(overrides: Record<string, unknown> = {}): Record<string, unkno
       resourcePath: '/clients/shop/token',
       stage: 'prod',
       identity: {
+        accountId: '123456789012',
         caller: 'AROAEXAMPLE:consumer',
         sourceIp: '203.0.113.10',
         userArn: 'arn:aws:sts::123456789012:assumed-role/consumer/x',
@@ -68,8 +76,11 @@ function apiEvent(overrides: Record<string, unknown> = {}): Record<string, unkno
   };
 }
 
-/** A broker with literal secrets in front of a scripted token endpoint, logging through Powertools. */
-function setUp(endpoint: Endpoint = grantAll) {
+/**
+ * A broker with literal secrets in front of a scripted token endpoint, logging through Powertools.
+ * `defaultLoggers` leaves the loggers to the composition root, as the Lambda entry point does.
+ */
+function setUp(endpoint: Endpoint = grantAll, { defaultLoggers = false } = {}) {
   const requests: URLSearchParams[] = [];
   const fetch = (async (_url: string | URL | Request, init?: RequestInit) => {
     const form = new URLSearchParams(String(init?.body));
@@ -81,7 +92,7 @@ function setUp(endpoint: Endpoint = grantAll) {
   const config = brokerConfig([{ name: 'shop', scopes: ['read', 'write'] }]);
   const { sleep, random } = virtualTime();
   const { handler } = createBrokerHandler(config, {
-    logger,
+    ...(defaultLoggers ? {} : { logger }),
     metrics,
     tokenEndpoint: { fetch, now: Date.now, sleep, random },
   });
@@ -121,6 +132,10 @@ describe('Function: createBrokerHandler', () => {
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   }
 
+  function auditLines(): Record<string, unknown>[] {
+    return logLines().filter((l) => l[AUDIT.marker] === AUDIT.kind);
+  }
+
   /**
    * The expected lines were logged (a capture that caught nothing fails here) and no line holds
    * the client secret, the access token or the caller's signature.
@@ -155,7 +170,7 @@ describe('Function: createBrokerHandler', () => {
       });
     });
 
-    it('logs the served token without its value or the caller Authorization header', async () => {
+    it("audits each served token with the caller's IAM principal, without the token or the Authorization header", async () => {
       // Prepare
       const { invoke } = setUp();
 
@@ -164,11 +179,77 @@ describe('Function: createBrokerHandler', () => {
       await invoke(apiEvent());
 
       // Assess
-      const served = logLines().filter((l) => l.message === 'Token served');
-      expect(served).toHaveLength(2);
-      expect(served.map((l) => l.source)).toEqual(['fetched', 'memory']);
-      expect(served[0]).toMatchObject({ client: 'shop', scope: 'read', function_request_id: context.awsRequestId });
-      expectLoggedWithoutSecrets({ message: 'Token served', client: 'shop' });
+      const audit = auditLines();
+      expect(audit).toHaveLength(2);
+      expect(audit.map((l) => l.source)).toEqual(['fetched', 'memory']);
+      expect(audit[0]).toMatchObject({
+        message: AUDIT.message,
+        channel: 'api',
+        principal: 'arn:aws:sts::123456789012:assumed-role/consumer/x',
+        callerId: 'AROAEXAMPLE:consumer',
+        account: '123456789012',
+        apiRequestId: 'f7e1d2c3-0000-4000-8000-000000000000',
+        client: 'shop',
+        scope: 'read',
+        outcome: AUDIT.outcome.served,
+        expiresAt: NOW.getTime() / 1000 + 3600,
+        expiresIn: 3600,
+        function_request_id: context.awsRequestId,
+      });
+      expectLoggedWithoutSecrets({ [AUDIT.marker]: AUDIT.kind, client: 'shop' });
+    });
+
+    it('writes the audit line and nothing else when the token comes from memory', async () => {
+      // Prepare
+      const { invoke } = setUp();
+      await invoke(apiEvent());
+      output.length = 0;
+
+      // Act
+      await invoke(apiEvent());
+
+      // Assess
+      expect(logLines()).toEqual([expect.objectContaining({ [AUDIT.marker]: AUDIT.kind, source: 'memory' })]);
+    });
+
+    it('audits a refused request with its status and error code, and who asked', async () => {
+      // Prepare
+      const { invoke } = setUp();
+
+      // Act
+      await invoke(apiEvent({ queryStringParameters: { scope: 'read admin' } }));
+
+      // Assess
+      expect(auditLines()).toEqual([
+        expect.objectContaining({
+          principal: 'arn:aws:sts::123456789012:assumed-role/consumer/x',
+          client: 'shop',
+          scope: 'read admin',
+          outcome: AUDIT.outcome.refused,
+          status: 400,
+          error: 'invalid_scope',
+        }),
+      ]);
+    });
+
+    it('audits even when the broker logs only errors (POWERTOOLS_LOG_LEVEL=ERROR)', async () => {
+      // Prepare: the loggers the Lambda entry point gets.
+      vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'ERROR');
+      const { invoke } = setUp(grantAll, { defaultLoggers: true });
+
+      // Act
+      await invoke(apiEvent());
+      await invoke(apiEvent({ resource: '/clients/payroll/token', path: '/clients/payroll/token' }));
+
+      // Assess: the refusal's own warning is below ERROR, its audit line is not.
+      expect(logLines()).toEqual([
+        expect.objectContaining({ [AUDIT.marker]: AUDIT.kind, outcome: AUDIT.outcome.served, source: 'fetched' }),
+        expect.objectContaining({
+          [AUDIT.marker]: AUDIT.kind,
+          outcome: AUDIT.outcome.refused,
+          error: 'unknown_client',
+        }),
+      ]);
     });
 
     it('does not log the event even when POWERTOOLS_LOGGER_LOG_EVENT is set', async () => {
@@ -180,7 +261,7 @@ describe('Function: createBrokerHandler', () => {
       await invoke(apiEvent());
 
       // Assess
-      expectLoggedWithoutSecrets({ message: 'Token served', client: 'shop' });
+      expectLoggedWithoutSecrets({ [AUDIT.marker]: AUDIT.kind, client: 'shop' });
     });
 
     it('finds the client in the path parameters of a templated resource', async () => {
@@ -299,6 +380,97 @@ describe('Function: createBrokerHandler', () => {
     });
   });
 
+  describe('metrics', () => {
+    /** The EMF lines printed: each line's dimension sets and its metric values. */
+    function emfLines(): { dimensions: string[][]; line: Record<string, unknown> }[] {
+      return logLines()
+        .filter((l) => '_aws' in l)
+        .map((line) => ({
+          dimensions: (line._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]
+            ?.Dimensions as string[][],
+          line,
+        }));
+    }
+
+    beforeEach(() => {
+      vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+    });
+
+    it('counts served tokens by source and records their remaining lifetime, in one EMF line per request', async () => {
+      // Prepare
+      const { invoke } = setUp();
+
+      // Act
+      await invoke(apiEvent());
+      await invoke(apiEvent());
+
+      // Assess
+      const perRequest = emfLines().filter((e) => METRIC.tokenServed in e.line);
+      expect(perRequest.map((e) => e.dimensions)).toEqual([[[METRIC_DIMENSION.service]], [[METRIC_DIMENSION.service]]]);
+      expect(perRequest[0]?.line).toMatchObject({
+        [METRIC.tokenServed]: 1,
+        [TOKEN_SOURCE_METRIC.fetched]: 1,
+        [METRIC.tokenRemainingLifetime]: 3600,
+        service: SERVICE_NAME,
+      });
+      expect(perRequest[1]?.line).toMatchObject({ [TOKEN_SOURCE_METRIC.memory]: 1 });
+    });
+
+    it('measures the token endpoint call by authorization server and outcome', async () => {
+      // Prepare
+      const { invoke } = setUp();
+
+      // Act
+      await invoke(apiEvent());
+
+      // Assess
+      const calls = emfLines().filter((e) => METRIC.tokenEndpointLatency in e.line);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]?.dimensions).toEqual([
+        [METRIC_DIMENSION.service, METRIC_DIMENSION.authorizationServer, METRIC_DIMENSION.outcome],
+      ]);
+      expect(calls[0]?.line).toMatchObject({
+        [METRIC_DIMENSION.authorizationServer]: new URL(TOKEN_ENDPOINT).host,
+        [METRIC_DIMENSION.outcome]: 'ok',
+      });
+    });
+
+    it('counts a refused request in total and by error code', async () => {
+      // Prepare
+      const { invoke } = setUp();
+
+      // Act
+      await invoke(apiEvent({ queryStringParameters: { scope: 'read admin' } }));
+
+      // Assess
+      const failures = emfLines().filter((e) => METRIC.requestFailed in e.line);
+      expect(failures.map((e) => e.dimensions)).toEqual(
+        expect.arrayContaining([[[METRIC_DIMENSION.service]], [[METRIC_DIMENSION.service, METRIC_DIMENSION.error]]]),
+      );
+      expect(failures.find((e) => e.dimensions[0]?.includes(METRIC_DIMENSION.error))?.line).toMatchObject({
+        [METRIC_DIMENSION.error]: 'invalid_scope',
+        [METRIC.requestFailed]: 1,
+      });
+    });
+
+    it('publishes a heartbeat and the outcomes of every warm-up', async () => {
+      // Prepare
+      const { invoke } = setUp();
+
+      // Act
+      await invoke({ warmup: true });
+
+      // Assess
+      expect(emfLines().find((e) => METRIC.warmUpRun in e.line)?.line).toMatchObject({
+        [METRIC.warmUpRun]: 1,
+        [METRIC.warmUpRefreshed]: 1,
+        [METRIC.warmUpFresh]: 0,
+        [METRIC.warmUpFailure]: 0,
+        [METRIC.warmUpDeferred]: 0,
+      });
+    });
+  });
+
   describe('direct invocations', () => {
     it('answers with the token and a statusCode inside the body', async () => {
       // Prepare
@@ -316,7 +488,13 @@ describe('Function: createBrokerHandler', () => {
         expires_at: NOW.getTime() / 1000 + 3600,
         scope: 'read',
       });
-      expectLoggedWithoutSecrets({ message: 'Token served', client: 'shop' });
+      expectLoggedWithoutSecrets({
+        [AUDIT.marker]: AUDIT.kind,
+        channel: 'direct',
+        client: 'shop',
+        outcome: AUDIT.outcome.served,
+      });
+      expect(auditLines()[0]).not.toHaveProperty('principal');
     });
 
     it.each([
