@@ -6,7 +6,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV, METRICS_NAMESPACE, SERVICE_NAME } from '../lambda/shared/contract.ts';
-import { nodejsFunctionDefaults, SOURCE_MAPS_ENV } from './bundling.ts';
+import { BROKER_ENTRY, brokerFunctionCode, nodejsFunctionDefaults } from './bundling.ts';
 import type { BrokerNetwork } from './token-broker-props.ts';
 
 export interface BrokerFunctionProps {
@@ -35,7 +35,7 @@ const NETWORK_INTERFACE_ACTIONS = [
 
 /** The broker Lambda, with its own log group and a role that starts with no permissions but its logs. */
 export class BrokerFunction extends Construct {
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   readonly logGroup: logs.LogGroup;
   readonly role: iam.Role;
 
@@ -57,8 +57,7 @@ export class BrokerFunction extends Construct {
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: NETWORK_INTERFACE_ACTIONS, resources: ['*'] }));
     }
 
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      ...nodejsFunctionDefaults('lambda/broker/index.ts'),
+    const functionProps = {
       memorySize: props.memorySize,
       timeout: props.timeout,
       reservedConcurrentExecutions: props.reservedConcurrency,
@@ -70,7 +69,6 @@ export class BrokerFunction extends Construct {
         [ENV.brokerConfig]: props.configJson,
         [ENV.powertoolsServiceName]: SERVICE_NAME,
         [ENV.powertoolsMetricsNamespace]: METRICS_NAMESPACE,
-        ...SOURCE_MAPS_ENV,
       },
       ...(network
         ? {
@@ -79,7 +77,12 @@ export class BrokerFunction extends Construct {
             securityGroups: network.securityGroups ? [...network.securityGroups] : [this.securityGroup(network)],
           }
         : {}),
-    });
+    };
+    // In the published package the broker is prebuilt; in this repository it is bundled from source.
+    const prebuilt = brokerFunctionCode();
+    this.function = prebuilt
+      ? new lambda.Function(this, 'Function', { ...prebuilt, ...functionProps })
+      : new nodejs.NodejsFunction(this, 'Function', { ...nodejsFunctionDefaults(BROKER_ENTRY), ...functionProps });
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
       reason: network

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -59,5 +60,15 @@ export function nodejsFunctionDefaults(entry: string): nodejs.NodejsFunctionProp
   };
 }
 
-/** Source maps are only useful if Node applies them to stack traces. */
-export const SOURCE_MAPS_ENV = { NODE_OPTIONS: '--enable-source-maps' } as const;
+/**
+ * The broker's code in the published package: the bundle prebuilt into `dist/broker-function/`,
+ * so a consumer's synth needs no esbuild and no sources. `undefined` in this repository, where
+ * the function is bundled from {@link BROKER_ENTRY}.
+ */
+export function brokerFunctionCode():
+  | Pick<lambda.FunctionProps, 'code' | 'handler' | 'runtime' | 'architecture'>
+  | undefined {
+  const dir = fileURLToPath(new URL(`../${PREBUILT_BROKER_DIR}/`, import.meta.url));
+  if (!existsSync(`${dir}index.mjs`)) return undefined;
+  return { code: lambda.Code.fromAsset(dir), handler: 'index.handler', ...FUNCTION_RUNTIME };
+}

@@ -3,7 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { nodejsFunctionDefaults, SOURCE_MAPS_ENV } from './bundling.ts';
+import { nodejsFunctionDefaults } from './bundling.ts';
 import type { TokenBroker } from './token-broker.ts';
 
 export interface ExampleConsumerProps {
@@ -40,7 +40,7 @@ export class ExampleConsumer extends Construct {
         retention: logs.RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.DESTROY,
       }),
-      environment: { TOKEN_BROKER_CLIENT: props.clientName, ...SOURCE_MAPS_ENV },
+      environment: { TOKEN_BROKER_CLIENT: props.clientName },
     });
     props.broker.configureConsumer(this.function, props.clientName);
     if (props.broker.vpcEndpoint) {

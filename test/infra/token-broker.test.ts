@@ -154,7 +154,6 @@ describe('Construct: TokenBroker (endpoint created in a VPC)', () => {
     expect(variables).toMatchObject({
       [ENV.powertoolsServiceName]: SERVICE_NAME,
       [ENV.powertoolsMetricsNamespace]: METRICS_NAMESPACE,
-      NODE_OPTIONS: '--enable-source-maps',
     });
     expect(config.clients.map((c) => [c.name, c.clientSecret])).toEqual([
       ['shop', { kind: 'secretsManager', secretId: expect.stringMatching(/^arn:aws:secretsmanager:.*Clientshop/) }],
