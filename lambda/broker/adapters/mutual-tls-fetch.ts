@@ -58,19 +58,9 @@ function certificateAlertOf(error: Error & { code?: string }): string | undefine
 }
 
 /**
- * A `fetch` that presents `certificate` (RFC 8705 §2) on its own TLS agent, to `origin` only: a
- * request for any other origin is refused before a connection is made, so the certificate never
- * reaches another server and no other request goes through this agent.
- *
- * Node's global fetch cannot take a client certificate without undici's `Agent`, which Node does
- * not expose; this is `node:https` behind the part of the Fetch API oauth4webapi uses (a POST with
- * a form body, `redirect: 'manual'`, an `AbortSignal`). Failures look like fetch's, so retries and
- * error mapping treat them the same: a `TypeError` whose `cause` has the network error's code, the
- * signal's reason on abort, a `TypeError` from the body stream when the connection breaks while
- * it is read. An alert refusing the certificate is a {@link ClientCertificateRefusedError}.
- *
- * No keep-alive: a token request is made once per refresh, and an agent without idle sockets can
- * be dropped when the secret rotates, with nothing to close.
+ * A `fetch` that presents `certificate` (RFC 8705 §2) on its own TLS agent, to `origin` only (see
+ * {@link httpsFetch}). No keep-alive: a token request is made once per refresh, and an agent
+ * without idle sockets can be dropped when the secret rotates, with nothing to close.
  */
 export function mutualTlsFetch(
   certificate: ClientCertificate,
@@ -83,10 +73,26 @@ export function mutualTlsFetch(
     ...(options.ca === undefined ? {} : { ca: options.ca as string | string[] }),
     keepAlive: false,
   });
+  return httpsFetch(agent, origin);
+}
+
+/**
+ * A `fetch` over `node:https` with `agent`, to `origin` only: a request for any other origin is
+ * refused before a connection is made, so a client certificate on the agent never reaches another
+ * server and no other request goes through it.
+ *
+ * Node's global fetch cannot take a client certificate without undici's `Agent`, which Node does
+ * not expose; this is the part of the Fetch API oauth4webapi uses (a POST with a form body,
+ * `redirect: 'manual'`, an `AbortSignal`). Failures look like fetch's, so retries and error
+ * mapping treat them the same: a `TypeError` whose `cause` has the network error's code, the
+ * signal's reason on abort, a `TypeError` from the body stream when the connection breaks while
+ * it is read. An alert refusing the client certificate is a {@link ClientCertificateRefusedError}.
+ */
+export function httpsFetch(agent: Agent, origin: string): typeof fetch {
   return (input, init = {}) => {
     const url = new URL(input instanceof Request ? input.url : input);
     if (url.origin !== origin) {
-      return Promise.reject(new Error(`A client certificate is presented to ${origin} only, not to ${url.origin}`));
+      return Promise.reject(new Error(`This fetch is for ${origin} only, not for ${url.origin}`));
     }
     return send(agent, url, init);
   };
