@@ -62,6 +62,14 @@ export const SEED_CLIENT = { clientId: 'm2m', clientSecret: 'password', scopes: 
  * instead of opaque, so their claims (a certificate binding's `cnf`) can be seen.
  */
 export const JWT_ACCESS_TOKEN_RESOURCE = 'urn:m2m-token-broker:jwt-api';
+/** oidc-provider's default client authentication methods. */
+const CLIENT_AUTH_METHODS = [
+  'client_secret_basic',
+  'client_secret_jwt',
+  'client_secret_post',
+  'private_key_jwt',
+  'none',
+] as const;
 
 export async function startAuthorizationServer(options: AuthorizationServerOptions = {}): Promise<AuthorizationServer> {
   const server = createServer();
@@ -118,6 +126,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       ...(options.mutualTls ? { mTLS: mutualTlsFeature() } : {}),
     },
     scopes: ['read', 'write'],
+    ...(tls ? { clientAuthMethods: [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'] } : {}),
     ...(mtlsTokenEndpoint ? { discovery: { mtls_endpoint_aliases: { token_endpoint: mtlsTokenEndpoint } } } : {}),
     ttl: { ClientCredentials: options.accessTokenTtlSeconds ?? 3600 },
   });
