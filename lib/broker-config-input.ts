@@ -29,6 +29,7 @@ export interface BrokerConfigInput extends Omit<ConfigInput, 'clients'> {
 const SECRET_PLACEHOLDER = { secretId: 'resolved-by-the-construct' };
 /** Stands in for an unresolved token in a URL field, so the rest of the entry is still checked. */
 const URL_PLACEHOLDER = 'https://unresolved-token.invalid/';
+const URL_FIELDS: ReadonlySet<string> = new Set(['tokenEndpoint', 'mtlsTokenEndpoint', 'resource']);
 
 /**
  * Validates `config` with the runtime's own parser, so a configuration the Lambda would reject at
@@ -78,7 +79,7 @@ function withoutTokens(value: Record<string, unknown>): Record<string, unknown> 
 function replaceToken(key: string, value: unknown): unknown {
   if (typeof value === 'string') {
     if (!Token.isUnresolved(value)) return value;
-    return key === 'tokenEndpoint' || key === 'resource' ? URL_PLACEHOLDER : 'unresolved-token';
+    return URL_FIELDS.has(key) ? URL_PLACEHOLDER : 'unresolved-token';
   }
   if (Array.isArray(value)) return value.map((item) => replaceToken(key, item));
   if (typeof value === 'object' && value !== null && key !== 'clients') {

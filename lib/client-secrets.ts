@@ -1,15 +1,16 @@
-import { Arn, ArnFormat, CfnOutput, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, CfnOutput, type CfnOutputProps, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { AuthMethod } from '../lambda/broker/core/config.ts';
+import { type AuthMethod, isMutualTls } from '../lambda/broker/core/config.ts';
 import type { BrokerClientInput } from './broker-config-input.ts';
 
 /** A secret the caller already has, for one client. */
 export interface ExistingClientSecret {
   readonly secret: secretsmanager.ISecret;
   /**
-   * The JSON field of the secret value that holds the client secret (or private key).
+   * The JSON field of the secret value that holds the client secret (or private key). Not with
+   * the mutual TLS methods: their secret is the JSON `{ "certificate", "privateKey" }` itself.
    * @default the whole secret string
    */
   readonly field?: string;
@@ -43,6 +44,12 @@ export class ClientSecrets extends Construct {
       }
       if (client.clientSecret !== undefined) {
         throw new Error(`clientSecrets.${name}: the client also has config clientSecret; give the secret once`);
+      }
+      if (existing.field !== undefined && client.authMethod !== undefined && isMutualTls(client.authMethod)) {
+        throw new Error(
+          `clientSecrets.${name}.field: not used with authMethod ${client.authMethod}; ` +
+            'the whole secret is the JSON { "certificate", "privateKey" }',
+        );
       }
       this.byClient.set(name, { ...existing, created: false });
     }
@@ -118,7 +125,7 @@ export class ClientSecrets extends Construct {
   }
 
   private createPlaceholder(clientName: string, authMethod: AuthMethod): secretsmanager.Secret {
-    const what = authMethod === 'private_key_jwt' ? 'PEM private key' : 'client secret';
+    const what = secretContent(authMethod);
     const secret = new secretsmanager.Secret(this, `Client-${clientName}`, {
       description: `Token broker: ${what} of client "${clientName}". Created with a placeholder; put the real value.`,
       generateSecretString: { passwordLength: 32, excludePunctuation: true },
@@ -129,10 +136,7 @@ export class ClientSecrets extends Construct {
         'The value is a credential issued by the external authorization server, so only that server can rotate it; ' +
         'the operator puts the new value and the broker re-reads it after secretTtlMs.',
     });
-    new CfnOutput(this, `PutSecretCommand-${clientName}`, {
-      description: `Client "${clientName}" has a placeholder secret. Write its real ${what} to a file and run this command.`,
-      value: `aws secretsmanager put-secret-value --secret-id ${secret.secretArn} --secret-string file://${clientName}-secret.txt`,
-    });
+    new CfnOutput(this, `PutSecretCommand-${clientName}`, putSecretCommand(clientName, authMethod, secret.secretArn));
     return secret;
   }
 
@@ -147,6 +151,33 @@ export class ClientSecrets extends Construct {
       ? secretsmanager.Secret.fromSecretCompleteArn(this, id, secretId)
       : secretsmanager.Secret.fromSecretPartialArn(this, id, secretId);
   }
+}
+
+function secretContent(authMethod: AuthMethod): string {
+  if (isMutualTls(authMethod)) return 'client certificate and private key (JSON { "certificate", "privateKey" }, PEM)';
+  return authMethod === 'private_key_jwt' ? 'PEM private key' : 'client secret';
+}
+
+/**
+ * How to put the real value. A certificate and its key go into one JSON document, which `jq`
+ * builds from the two PEM files with their line breaks escaped.
+ */
+function putSecretCommand(clientName: string, authMethod: AuthMethod, secretArn: string): CfnOutputProps {
+  const put = (file: string) =>
+    `aws secretsmanager put-secret-value --secret-id ${secretArn} --secret-string file://${file}`;
+  if (!isMutualTls(authMethod)) {
+    return {
+      description: `Client "${clientName}" has a placeholder secret. Write its real ${secretContent(authMethod)} to a file and run this command.`,
+      value: put(`${clientName}-secret.txt`),
+    };
+  }
+  const json = `${clientName}-secret.json`;
+  return {
+    description: `Client "${clientName}" has a placeholder secret. With its certificate in ${clientName}.crt and its private key in ${clientName}.key (PEM), run this command.`,
+    value:
+      `jq -n --rawfile certificate ${clientName}.crt --rawfile privateKey ${clientName}.key '{$certificate, $privateKey}' > ${json}` +
+      ` && ${put(json)} && rm ${json}`,
+  };
 }
 
 /** The ARN the broker passes as `SecretId`: the complete ARN where known, else the partial one. */

@@ -1,20 +1,30 @@
 /**
  * A real OpenID Certified authorization server (oidc-provider) on 127.0.0.1, registered like the
  * SimpleIdServer walk-through: client `m2m`, secret `password`, scope `read` (and `write`), token
- * endpoint `/master/token`. `npm start` embeds it; the integration tests start it too.
+ * endpoint `/master/token`. `npm start` embeds it; the integration tests start it too. With
+ * `mutualTls`, it also serves HTTPS asking for client certificates (RFC 8705).
  *
  * Never deploy it: it keeps everything in memory and speaks plain HTTP on loopback.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import Provider, { type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
+import Provider, { type Adapter, type AdapterPayload, type ClientMetadata, errors } from 'oidc-provider';
+import {
+  clientCertificateOf,
+  type MutualTlsServerOptions,
+  mutualTlsFeature,
+  subjectDnOf,
+} from './mutual-tls-feature.ts';
 
 export interface AuthorizationServerOptions {
   /** @default 0 (a free port) */
   readonly port?: number;
   /** Lifetime of issued access tokens. @default 3600 */
   readonly accessTokenTtlSeconds?: number;
+  /** Also serve HTTPS asking for client certificates, with mutual TLS clients. @default HTTP only */
+  readonly mutualTls?: MutualTlsServerOptions;
 }
 
 export interface AuthorizationServer {
@@ -26,21 +36,63 @@ export interface AuthorizationServer {
   readonly introspectionEndpoint: string;
   /** PEM (PKCS#8) private key registered for client `m2m-jwt` (private_key_jwt). */
   readonly m2mJwtPrivateKeyPem: string;
+  /**
+   * With `mutualTls`: `https://127.0.0.1:PORT/master/token`, the token endpoint's
+   * `mtls_endpoint_aliases` entry (RFC 8705 §5) in the server's metadata.
+   */
+  readonly mtlsTokenEndpoint?: string;
   /** Token endpoint requests received, successful or not. */
   tokenRequestCount(): number;
+  /**
+   * For each token endpoint request, in order, the subject DN of the client certificate presented
+   * with it (`CN=...,O=...`), or `undefined` when none was.
+   */
+  clientCertificates(): readonly (string | undefined)[];
   /** Changes what the server accepts as a client's secret (a rotation at the server). */
   setClientSecret(clientId: string, secret: string): void;
+  /** Changes a client's registration, e.g. the certificate in its `jwks` (a rotation at the server). */
+  updateClient(clientId: string, changes: Partial<ClientMetadata>): void;
   stop(): Promise<void>;
 }
 
 const MOUNT_PATH = '/master';
 export const SEED_CLIENT = { clientId: 'm2m', clientSecret: 'password', scopes: ['read'] } as const;
+/**
+ * The one resource indicator (RFC 8707) the server knows: its access tokens are JWTs (RFC 9068)
+ * instead of opaque, so their claims (a certificate binding's `cnf`) can be seen.
+ */
+export const JWT_ACCESS_TOKEN_RESOURCE = 'urn:m2m-token-broker:jwt-api';
+/** oidc-provider's default client authentication methods. */
+const CLIENT_AUTH_METHODS = [
+  'client_secret_basic',
+  'client_secret_jwt',
+  'client_secret_post',
+  'private_key_jwt',
+  'none',
+] as const;
 
 export async function startAuthorizationServer(options: AuthorizationServerOptions = {}): Promise<AuthorizationServer> {
   const server = createServer();
   await listen(server, options.port ?? 0);
   const { port } = server.address() as AddressInfo;
   const issuer = `http://127.0.0.1:${port}${MOUNT_PATH}`;
+
+  // One provider behind both listeners, as a server that publishes mtls_endpoint_aliases: the
+  // HTTPS one asks for a certificate and lets the provider judge it (self-signed ones included).
+  const tls = options.mutualTls;
+  const httpsServer =
+    tls &&
+    createHttpsServer({
+      cert: tls.certificate,
+      key: tls.privateKey,
+      ca: tls.clientCa,
+      requestCert: true,
+      rejectUnauthorized: false,
+    });
+  if (httpsServer) await listen(httpsServer, 0);
+  const mtlsTokenEndpoint = httpsServer
+    ? `https://127.0.0.1:${(httpsServer.address() as AddressInfo).port}${MOUNT_PATH}/token`
+    : undefined;
 
   const jwtClientKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const clients = new Map<string, ClientMetadata>(
@@ -51,6 +103,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
         token_endpoint_auth_method: 'private_key_jwt',
         jwks: { keys: [{ ...jwtClientKey.publicKey.export({ format: 'jwk' }), use: 'sig' }] },
       }),
+      ...(options.mutualTls?.clients ?? []).map((c) => machineClient(c.client_id, c)),
     ].map((c) => [c.client_id, c]),
   );
 
@@ -63,19 +116,29 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       devInteractions: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        getResourceServerInfo(_ctx, resourceIndicator) {
+          if (resourceIndicator !== JWT_ACCESS_TOKEN_RESOURCE) throw new errors.InvalidTarget();
+          return { scope: 'read write', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+        },
+      },
+      ...(options.mutualTls ? { mTLS: mutualTlsFeature() } : {}),
     },
     scopes: ['read', 'write'],
+    ...(tls ? { clientAuthMethods: [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'] } : {}),
+    ...(mtlsTokenEndpoint ? { discovery: { mtls_endpoint_aliases: { token_endpoint: mtlsTokenEndpoint } } } : {}),
     ttl: { ClientCredentials: options.accessTokenTtlSeconds ?? 3600 },
   });
 
-  let tokenRequests = 0;
+  const certificates: (string | undefined)[] = [];
   provider.use(async (ctx, next) => {
-    if (ctx.method === 'POST' && ctx.path === '/token') tokenRequests++;
+    if (ctx.method === 'POST' && ctx.path === '/token') certificates.push(subjectDnOf(clientCertificateOf(ctx)));
     await next();
   });
 
   const callback = provider.callback();
-  server.on('request', (req: IncomingMessage & { originalUrl?: string }, res) => {
+  const route = (req: IncomingMessage & { originalUrl?: string }, res: ServerResponse) => {
     if (!req.url?.startsWith(`${MOUNT_PATH}/`)) {
       res.writeHead(404).end();
       return;
@@ -84,25 +147,39 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
     req.originalUrl = req.url;
     req.url = req.url.slice(MOUNT_PATH.length);
     callback(req, res);
-  });
+  };
+  server.on('request', route);
+  httpsServer?.on('request', route);
 
   return {
     issuer,
     tokenEndpoint: `${issuer}/token`,
     introspectionEndpoint: `${issuer}/token/introspection`,
     m2mJwtPrivateKeyPem: jwtClientKey.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-    tokenRequestCount: () => tokenRequests,
+    ...(mtlsTokenEndpoint ? { mtlsTokenEndpoint } : {}),
+    tokenRequestCount: () => certificates.length,
+    clientCertificates: () => [...certificates],
     setClientSecret(clientId, secret) {
       const client = clients.get(clientId);
       if (!client) throw new Error(`No client ${clientId}`);
       clients.set(clientId, { ...client, client_secret: secret });
     },
-    stop: () =>
-      new Promise((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
+    updateClient(clientId, changes) {
+      const client = clients.get(clientId);
+      if (!client) throw new Error(`No client ${clientId}`);
+      clients.set(clientId, { ...client, ...changes });
+    },
+    stop: async () => {
+      await Promise.all([server, ...(httpsServer ? [httpsServer] : [])].map(close));
+    },
   };
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    server.closeAllConnections();
+  });
 }
 
 function machineClient(clientId: string, metadata: Partial<ClientMetadata>): ClientMetadata {

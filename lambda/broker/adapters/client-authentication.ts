@@ -1,5 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import type { BasicAuthEncoding, ClientConfig } from '../core/config.ts';
+import { parseClientCertificate } from './client-certificate.ts';
+import { type MutualTlsOptions, mutualTlsFetch } from './mutual-tls-fetch.ts';
 import { plainBasicDiffers, plainClientSecretBasic } from './plain-basic-auth.ts';
 import { importClientPrivateKey } from './private-key.ts';
 
@@ -7,16 +9,20 @@ import { importClientPrivateKey } from './private-key.ts';
 export interface ClientAuthentication {
   readonly auth: oauth.ClientAuth;
   readonly encoding?: BasicAuthEncoding;
+  /** The mutual TLS methods: the fetch presenting the client certificate, to this client's token endpoint only. */
+  readonly fetch?: typeof fetch;
 }
 
 /**
  * The ways to present a client's credentials to its token endpoint (RFC 6749 §2.3, RFC 7523 §2.2):
  * one, except for `client_secret_basic` with `basicAuthEncoding` auto when the plain encoding
- * differs from the form one: then both, form first.
+ * differs from the form one: then both, form first. The mutual TLS methods (RFC 8705 §2) send
+ * only `client_id` in the body and present the certificate in the TLS handshake.
  */
 export async function clientAuthentications(
   client: ClientConfig,
   secret: string,
+  tls: MutualTlsOptions = {},
 ): Promise<readonly ClientAuthentication[]> {
   switch (client.authMethod) {
     case 'client_secret_post':
@@ -25,6 +31,12 @@ export async function clientAuthentications(
       return basicAuthentications(client, secret);
     case 'private_key_jwt':
       return [{ auth: oauth.PrivateKeyJwt(await importClientPrivateKey(secret, client.name)) }];
+    case 'tls_client_auth':
+    case 'self_signed_tls_client_auth': {
+      const certificate = parseClientCertificate(secret, client.name, client.authMethod);
+      const endpoint = client.mtlsTokenEndpoint ?? client.tokenEndpoint;
+      return [{ auth: oauth.TlsClientAuth(), fetch: mutualTlsFetch(certificate, endpoint.origin, tls) }];
+    }
   }
 }
 

@@ -6,12 +6,14 @@ import {
   systemRetryClock,
   withRetries,
 } from '../../shared/retry.ts';
-import type { BasicAuthEncoding, ClientConfig } from '../core/config.ts';
+import { type BasicAuthEncoding, type ClientConfig, isMutualTls } from '../core/config.ts';
 import { BrokerError } from '../core/errors.ts';
 import type { TokenEndpoint, TokenResponse } from '../core/token-endpoint.ts';
 import { boundedFetch, ResponseTooLargeError } from './bounded-fetch.ts';
 import { type ClientAuthentication, clientAuthentications } from './client-authentication.ts';
 import { jwtSecondsLeft } from './jwt-lifetime.ts';
+import { ClientCertificateRefusedError, type MutualTlsOptions } from './mutual-tls-fetch.ts';
+import { confirmationMethodsOf } from './token-binding.ts';
 
 /** What the token endpoint adapter tells the outside world (never a credential). */
 export interface TokenEndpointTelemetry {
@@ -20,9 +22,12 @@ export interface TokenEndpointTelemetry {
 }
 
 export interface OAuthTokenEndpointDeps extends RetryClock {
+  /** Every client's token requests, except those of the mutual TLS clients: they have their own. */
   readonly fetch: typeof fetch;
   /** @default none */
   readonly telemetry?: TokenEndpointTelemetry;
+  /** TLS settings of the mutual TLS clients' connections. @default Node's */
+  readonly mutualTls?: MutualTlsOptions;
 }
 
 export const systemTokenEndpointDeps: OAuthTokenEndpointDeps = {
@@ -38,6 +43,11 @@ export const systemTokenEndpointDeps: OAuthTokenEndpointDeps = {
  * plain encoding of its credentials differs from the form one, the same credentials go once more
  * in the other encoding (unless the request says not to); the one accepted is remembered per
  * client and tried first from then on.
+ *
+ * A mutual TLS client (RFC 8705 §2) gets its own fetch, with a TLS agent holding its certificate,
+ * built with its client authentication: once per secret version, so a rotated certificate gets a
+ * new agent. It is used for that client's token endpoint only; `deps.fetch` never sees a
+ * certificate.
  */
 export function createOAuthTokenEndpoint(deps: OAuthTokenEndpointDeps = systemTokenEndpointDeps): TokenEndpoint {
   const bounded = { ...deps, fetch: boundedFetch(deps.fetch) };
@@ -46,7 +56,7 @@ export function createOAuthTokenEndpoint(deps: OAuthTokenEndpointDeps = systemTo
   const authFor = (client: ClientConfig, secret: string): Promise<readonly ClientAuthentication[]> => {
     const known = auths.get(client.name);
     if (known?.secret === secret) return known.auth;
-    const auth = clientAuthentications(client, secret);
+    const auth = clientAuthentications(client, secret, deps.mutualTls);
     auths.set(client.name, { secret, auth });
     auth.catch(() => {
       if (auths.get(client.name)?.auth === auth) auths.delete(client.name);
@@ -64,10 +74,11 @@ export function createOAuthTokenEndpoint(deps: OAuthTokenEndpointDeps = systemTo
     const candidates = preferring(await authFor(client, secret), learned.get(client.name));
     const tried = options.retryRejectedEncoding === false ? candidates.slice(0, 1) : candidates;
     let rejection: unknown;
-    for (const { auth, encoding } of tried) {
+    for (const { auth, encoding, fetch: ownFetch } of tried) {
       if (rejection !== undefined && deps.now() >= deadlineAt) break;
+      const via = ownFetch === undefined ? bounded : { ...bounded, fetch: boundedFetch(ownFetch) };
       try {
-        const token = await requestClientCredentialsToken(client, auth, scopes, bounded, deadlineAt - deps.now());
+        const token = await requestClientCredentialsToken(client, auth, scopes, via, deadlineAt - deps.now());
         if (encoding !== undefined && candidates.length > 1) learn(client, encoding);
         return token;
       } catch (error) {
@@ -99,7 +110,8 @@ function credentialsRejected(clientName: string, detail: string): BrokerError {
 /**
  * Client Credentials Grant (RFC 6749 §4.4) with oauth4webapi: one request, retried with backoff on
  * network errors (also while the body streams in), timeouts, 5xx and 429 (honouring
- * `Retry-After`), inside the deadline. Only `token_type` Bearer is accepted (RFC 6749 §7.1, RFC 6750);
+ * `Retry-After`), inside the deadline. Only `token_type` Bearer is accepted (RFC 6749 §7.1, RFC 6750),
+ * and not a token bound to a key (RFC 8705 §3);
  * bodies over 1 MiB (`MAX_TOKEN_RESPONSE_BYTES`) are refused unread.
  *
  * Errors are BrokerErrors built from sanitized facts (status, OAuth `error` code): oauth4webapi's
@@ -113,8 +125,15 @@ async function requestClientCredentialsToken(
   deps: OAuthTokenEndpointDeps,
   deadlineMs: number,
 ): Promise<TokenResponse> {
-  const as: oauth.AuthorizationServer = { issuer: client.issuer, token_endpoint: client.tokenEndpoint.href };
-  const oauthClient: oauth.Client = { client_id: client.clientId };
+  const as: oauth.AuthorizationServer = {
+    issuer: client.issuer,
+    token_endpoint: client.tokenEndpoint.href,
+    ...(client.mtlsTokenEndpoint ? { mtls_endpoint_aliases: { token_endpoint: client.mtlsTokenEndpoint.href } } : {}),
+  };
+  const oauthClient: oauth.Client = {
+    client_id: client.clientId,
+    ...(isMutualTls(client.authMethod) ? { use_mtls_endpoint_aliases: true } : {}),
+  };
   const parameters = tokenRequestParameters(client, scopes);
 
   const attempt = async (remainingMs: number): Promise<TokenResponse> => {
@@ -126,6 +145,8 @@ async function requestClientCredentialsToken(
     const result = await oauth.processClientCredentialsResponse(as, oauthClient, response);
     // oauth4webapi accepts `dpop` too (lowercased), but the broker hands tokens out as Bearer.
     if (result.token_type !== 'bearer') throw unsupportedTokenType(client.name, result.token_type);
+    const confirmation = confirmationMethodsOf(result.access_token);
+    if (confirmation) throw boundToken(client.name, confirmation);
     return {
       accessToken: result.access_token,
       tokenType: 'Bearer',
@@ -224,6 +245,7 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
       retryAfterSeconds: 5,
     });
   }
+  if (error instanceof ClientCertificateRefusedError) return credentialsRejected(name, `TLS alert ${error.alert}`);
   if (underlying instanceof ResponseTooLargeError) {
     return new BrokerError(
       'upstream_rejected',
@@ -284,6 +306,23 @@ function unsupportedTokenType(clientName: string, tokenType: unknown): BrokerErr
   return new BrokerError(
     'upstream_rejected',
     `The authorization server of client ${clientName} issued a token of type ${named}, not Bearer`,
+    { rejection: 'invalid_response' },
+  );
+}
+
+/**
+ * A token bound to a key (RFC 7800 `cnf`) can be used only with proof of that key, which the
+ * broker's callers never hold: served, it would be refused by every resource server.
+ */
+function boundToken(clientName: string, confirmation: readonly string[]): BrokerError {
+  const fix = confirmation.includes('x5t#S256')
+    ? 'Turn off certificate-bound access tokens for this client at the authorization server ' +
+      '(RFC 8705 §3; client metadata tls_client_certificate_bound_access_tokens: false)'
+    : 'Configure the authorization server to issue this client Bearer tokens not bound to a key';
+  return new BrokerError(
+    'upstream_rejected',
+    `The authorization server of client ${clientName} issued an access token bound to a key (cnf ${confirmation.join(', ')}): ` +
+      `only a holder of that key can use it, and the broker's callers do not hold it. ${fix}`,
     { rejection: 'invalid_response' },
   );
 }

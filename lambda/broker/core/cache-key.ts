@@ -10,7 +10,7 @@ export interface CacheKey {
 
 /**
  * Cache identities. A shared table outlives deploys and may serve several stacks, so the key
- * hashes every setting that decides the token (endpoint, client id, auth method, scopes,
+ * hashes every setting that decides the token (endpoints, client id, auth method, scopes,
  * audience, resources, extra parameters), the broker client's name and the namespace: a changed client setting is a new
  * key, never another configuration's token. Computed once per client and scope set.
  */
@@ -44,6 +44,8 @@ export class CacheKeys {
         client.audience ?? null,
         client.resource,
         Object.entries(client.extraParams).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        // Only when set, so that the keys of every other client stay what they were.
+        ...(client.mtlsTokenEndpoint ? [client.mtlsTokenEndpoint.href] : []),
       ]);
       cached = {
         key: createHash('sha256').update(identity).digest('hex'),

@@ -14,10 +14,29 @@ import {
 } from '../../shared/oauth-syntax.ts';
 import { quoteInput } from './quote-input.ts';
 
-/** How the broker authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2). */
-export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt';
+/** How the broker authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2, RFC 8705 §2). */
+export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | MutualTlsAuthMethod;
 
-const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_post', 'client_secret_basic', 'private_key_jwt'];
+/**
+ * Mutual TLS client authentication (RFC 8705 §2): the broker presents a client certificate, and
+ * the secret holds it with its private key. `tls_client_auth` (§2.1): a certificate issued by a CA
+ * the server trusts, matched by subject DN or SAN; `self_signed_tls_client_auth` (§2.2): a
+ * certificate the client registered (JWKS `x5c`), matched by its key.
+ */
+export type MutualTlsAuthMethod = 'tls_client_auth' | 'self_signed_tls_client_auth';
+
+const MUTUAL_TLS_AUTH_METHODS: readonly MutualTlsAuthMethod[] = ['tls_client_auth', 'self_signed_tls_client_auth'];
+const AUTH_METHODS: readonly AuthMethod[] = [
+  'client_secret_post',
+  'client_secret_basic',
+  'private_key_jwt',
+  ...MUTUAL_TLS_AUTH_METHODS,
+];
+
+/** Whether `authMethod` presents a client certificate (RFC 8705 §2). */
+export function isMutualTls(authMethod: AuthMethod): authMethod is MutualTlsAuthMethod {
+  return (MUTUAL_TLS_AUTH_METHODS as readonly AuthMethod[]).includes(authMethod);
+}
 
 /**
  * How `client_secret_basic` puts id and secret into the Basic credentials before base64: `form`,
@@ -28,7 +47,10 @@ export type BasicAuthEncoding = 'form' | 'plain';
 
 const BASIC_AUTH_ENCODINGS: readonly BasicAuthEncoding[] = ['form', 'plain'];
 
-/** Where a client's secret (or, for `private_key_jwt`, its private key) comes from. */
+/**
+ * Where a client's secret comes from: the client secret, or for `private_key_jwt` its private key,
+ * or for the mutual TLS methods the JSON `{ "certificate": PEM, "privateKey": PEM }`.
+ */
 export type SecretSource =
   | { readonly kind: 'secretsManager'; readonly secretId: string; readonly field?: string }
   | { readonly kind: 'literal'; readonly value: string };
@@ -37,6 +59,12 @@ export interface ClientConfig {
   /** Route segment and cache namespace: `[a-z0-9-]{1,64}`, unique. */
   readonly name: string;
   readonly tokenEndpoint: URL;
+  /**
+   * With the mutual TLS methods: the server's `mtls_endpoint_aliases.token_endpoint` (RFC 8705
+   * §5), where the broker sends its token requests and presents the certificate.
+   * @default the token endpoint
+   */
+  readonly mtlsTokenEndpoint?: URL;
   /**
    * Issuer identifier of the authorization server. Used as the `aud` of `private_key_jwt`
    * assertions.
@@ -128,6 +156,7 @@ export class ConfigError extends Error {
 export interface ClientInput {
   readonly name: string;
   readonly tokenEndpoint: string;
+  readonly mtlsTokenEndpoint?: string;
   readonly issuer?: string;
   readonly clientId: string;
   readonly clientSecret: { readonly secretId: string; readonly field?: string } | { readonly value: string };
@@ -175,6 +204,7 @@ const CLIENT_KEYS = new Set(
   Object.keys({
     name: true,
     tokenEndpoint: true,
+    mtlsTokenEndpoint: true,
     issuer: true,
     clientId: true,
     clientSecret: true,
@@ -252,7 +282,14 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
   const clientId = requiredString(c.clientId, `${path}.clientId`);
   const authMethod = parseAuthMethod(c.authMethod, `${path}.authMethod`);
   const basicAuthEncoding = parseBasicAuthEncoding(c.basicAuthEncoding, authMethod, `${path}.basicAuthEncoding`);
+  const mtlsTokenEndpoint = parseMtlsTokenEndpoint(c, tokenEndpoint, authMethod, path);
   const clientSecret = parseSecretSource(c.clientSecret, `${path}.clientSecret`, options);
+  if (isMutualTls(authMethod) && clientSecret.kind === 'secretsManager' && clientSecret.field !== undefined) {
+    throw new ConfigError(
+      `${path}.clientSecret.field`,
+      `is not used with authMethod ${authMethod}: the whole secret is the JSON { "certificate", "privateKey" }`,
+    );
+  }
   const scopes = parseScopes(c.scopes, `${path}.scopes`);
   const audience = c.audience === undefined ? undefined : requiredString(c.audience, `${path}.audience`);
   const resource = parseResource(c.resource, `${path}.resource`);
@@ -276,6 +313,7 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
   return {
     name,
     tokenEndpoint,
+    ...(mtlsTokenEndpoint === undefined ? {} : { mtlsTokenEndpoint }),
     issuer,
     clientId,
     clientSecret,
@@ -337,6 +375,30 @@ function parseEndpoint(value: unknown, field: string): URL {
   if (url.username || url.password) throw new ConfigError(field, 'must not contain credentials');
   if (url.hash) throw new ConfigError(field, 'must not contain a fragment');
   return url;
+}
+
+/**
+ * The mutual TLS alias, only with a mutual TLS method; and whichever endpoint such a client uses
+ * must be `https:`: without TLS there is no certificate to present, not even on loopback.
+ */
+function parseMtlsTokenEndpoint(
+  c: Record<string, unknown>,
+  tokenEndpoint: URL,
+  authMethod: AuthMethod,
+  path: string,
+): URL | undefined {
+  const field = `${path}.mtlsTokenEndpoint`;
+  if (c.mtlsTokenEndpoint !== undefined && !isMutualTls(authMethod)) {
+    throw new ConfigError(field, `applies only to authMethod ${MUTUAL_TLS_AUTH_METHODS.join(' or ')}`);
+  }
+  const alias = c.mtlsTokenEndpoint === undefined ? undefined : parseEndpoint(c.mtlsTokenEndpoint, field);
+  if (isMutualTls(authMethod) && (alias ?? tokenEndpoint).protocol !== 'https:') {
+    throw new ConfigError(
+      alias ? field : `${path}.tokenEndpoint`,
+      `must use https: with authMethod ${authMethod} (the client certificate is presented in the TLS handshake)`,
+    );
+  }
+  return alias;
 }
 
 function parseAuthMethod(value: unknown, field: string): AuthMethod {

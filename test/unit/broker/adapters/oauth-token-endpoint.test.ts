@@ -6,6 +6,7 @@ import { MAX_TOKEN_RESPONSE_BYTES } from '../../../../lambda/broker/adapters/bou
 import { createOAuthTokenEndpoint } from '../../../../lambda/broker/adapters/oauth-token-endpoint.ts';
 import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
 import { everythingSaidAbout } from '../../../support/leaks.ts';
+import { clientCertificateSecret, selfSignedClient } from '../../../support/test-pki.ts';
 import { virtualTime } from '../../../support/virtual-time.ts';
 import { CLIENT_SECRET, clientConfig, TOKEN_ENDPOINT } from '../support/client-config.ts';
 import {
@@ -441,6 +442,78 @@ describe('Function: createOAuthTokenEndpoint', () => {
     });
   });
 
+  describe('an access token bound to a key', () => {
+    const jwt = (claims: Record<string, unknown>) =>
+      ['{"alg":"RS256","typ":"at+jwt"}', JSON.stringify(claims), 'signature']
+        .map((part, i) => (i < 2 ? Buffer.from(part).toString('base64url') : part))
+        .join('.');
+    const certificateBound = jwt({
+      sub: 'shop-m2m',
+      cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' },
+    });
+
+    it('refuses a certificate-bound JWT (cnf x5t#S256), saying why and how to fix it, without retrying', async () => {
+      // Prepare
+      const { outcome, requests } = request([
+        tokenResponse({ access_token: certificateBound, token_type: 'Bearer', expires_in: 3600 }),
+      ]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_rejected');
+      expect(error.rejection).toBe('invalid_response');
+      expect(error.description).toContain('client shop issued an access token bound to a key (cnf x5t#S256)');
+      expect(error.description).toContain("the broker's callers do not hold it");
+      expect(error.description).toContain('Turn off certificate-bound access tokens for this client');
+      expect(error.description).toContain('tls_client_certificate_bound_access_tokens: false');
+      expect(everythingSaidAbout(error)).not.toContain(certificateBound);
+      expect(requests).toHaveLength(1);
+    });
+
+    it('refuses a DPoP-bound JWT (cnf jkt) with the general fix', async () => {
+      // Prepare
+      const { outcome } = request([
+        tokenResponse({ access_token: jwt({ cnf: { jkt: 'thumbprint' } }), token_type: 'Bearer', expires_in: 60 }),
+      ]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.description).toContain('(cnf jkt)');
+      expect(error.description).toContain('Bearer tokens not bound to a key');
+    });
+
+    it('does not echo cnf members that do not look like confirmation methods', async () => {
+      // Prepare
+      const accessToken = jwt({ cnf: { [`x ${LEAKY_TOKEN} and more text`]: 1 } });
+      const { outcome } = request([tokenResponse({ access_token: accessToken, token_type: 'Bearer', expires_in: 60 })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.description).toContain('(cnf unrecognized)');
+      expect(everythingSaidAbout(error)).not.toContain(LEAKY_TOKEN);
+    });
+
+    it.each([
+      ['a JWT without cnf', jwt({ sub: 'shop-m2m' })],
+      ['an opaque token, whose binding cannot be seen', 'opaque.token.value'],
+    ])('serves %s', async (_case, accessToken) => {
+      // Prepare
+      const { outcome } = request([tokenResponse({ access_token: accessToken, token_type: 'Bearer', expires_in: 60 })]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.accessToken).toBe(accessToken);
+    });
+  });
+
   describe('an unavailable server', () => {
     it('retries 503 and returns the token that follows', async () => {
       // Prepare
@@ -803,5 +876,60 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(said).not.toContain('garbage-not-a-key-5f3a9c');
       expect(requests).toHaveLength(0);
     });
+  });
+
+  describe('mutual TLS clients', () => {
+    const pair = selfSignedClient('shop-broker');
+    const other = selfSignedClient('someone-else');
+    /** A line from the middle of the private key's base64: any echo of the key would contain it. */
+    const keyLine = (pem: string) => pem.split('\n')[2] ?? '';
+
+    it.each([
+      ['a secret that is not JSON', pair.privateKey, /is not the JSON \{ "certificate": PEM, "privateKey": PEM \}/],
+      [
+        'a secret without privateKey',
+        JSON.stringify({ certificate: pair.certificate, private_key: pair.privateKey }),
+        /has no privateKey string/,
+      ],
+      [
+        'a certificate that does not parse',
+        JSON.stringify({
+          certificate: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----',
+          privateKey: pair.privateKey,
+        }),
+        /certificate of client shop could not be parsed/,
+      ],
+      [
+        'a private key that does not parse',
+        JSON.stringify({
+          certificate: pair.certificate,
+          privateKey: pair.privateKey.replace(/[A-Za-z]{8}/, 'garbage!'),
+        }),
+        /private key of client shop could not be parsed/,
+      ],
+      [
+        "another certificate's private key",
+        clientCertificateSecret({ certificate: pair.certificate, privateKey: other.privateKey }),
+        /private key of client shop does not belong to its certificate \(subject CN=shop-broker,O=M2M Token Broker Tests\)/,
+      ],
+    ])(
+      'refuses %s as internal_error naming the client, without key material, before any request',
+      async (_case, secret, why) => {
+        // Prepare
+        const { outcome, requests } = request([goodToken], { overrides: { authMethod: 'tls_client_auth' }, secret });
+
+        // Act
+        const error = await failureOf(outcome);
+
+        // Assess
+        expect(error.code).toBe('internal_error');
+        expect(error.description).toMatch(why);
+        const said = everythingSaidAbout(error);
+        expect(said).not.toContain(keyLine(pair.privateKey));
+        expect(said).not.toContain(keyLine(other.privateKey));
+        expect(said).not.toContain('PRIVATE KEY');
+        expect(requests).toHaveLength(0);
+      },
+    );
   });
 });

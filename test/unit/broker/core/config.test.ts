@@ -156,6 +156,99 @@ describe('Function: parseBrokerConfig', () => {
     expect(config.clients[0]?.clientSecret).toEqual({ kind: 'literal', value: 'local-secret' });
   });
 
+  it.each([['tls_client_auth'], ['self_signed_tls_client_auth']])(
+    'accepts %s with a whole secret, and the mutual TLS token endpoint alias',
+    (authMethod) => {
+      // Act
+      const config = parseBrokerConfig(
+        withClient({
+          authMethod,
+          clientSecret: { secretId: 'shop/client-certificate' },
+          mtlsTokenEndpoint: 'https://mtls.localhost:5001/master/token',
+        }),
+      );
+
+      // Assess
+      const client = config.clients[0];
+      expect(client).toMatchObject({
+        authMethod,
+        clientSecret: { kind: 'secretsManager', secretId: 'shop/client-certificate' },
+      });
+      expect(client?.mtlsTokenEndpoint?.href).toBe('https://mtls.localhost:5001/master/token');
+      expect(client?.tokenEndpoint.href).toBe('https://localhost:5001/master/token');
+    },
+  );
+
+  it('sends a mutual TLS client to its token endpoint when there is no alias', () => {
+    // Act
+    const config = parseBrokerConfig(withClient({ authMethod: 'tls_client_auth' }));
+
+    // Assess
+    expect(config.clients[0]?.mtlsTokenEndpoint).toBeUndefined();
+  });
+
+  it('accepts an http: loopback token endpoint for a mutual TLS client whose alias is https:', () => {
+    // Act
+    const config = parseBrokerConfig(
+      withClient({
+        authMethod: 'tls_client_auth',
+        tokenEndpoint: 'http://127.0.0.1:5001/master/token',
+        mtlsTokenEndpoint: 'https://127.0.0.1:5002/master/token',
+      }),
+    );
+
+    // Assess
+    expect(config.clients[0]?.mtlsTokenEndpoint?.protocol).toBe('https:');
+  });
+
+  it.each([
+    [
+      'an mtlsTokenEndpoint without a mutual TLS method',
+      { authMethod: 'client_secret_basic', mtlsTokenEndpoint: 'https://mtls.example.com/token' },
+      'clients[0].mtlsTokenEndpoint',
+      /applies only to authMethod tls_client_auth or self_signed_tls_client_auth/,
+    ],
+    [
+      'an http: loopback token endpoint with tls_client_auth and no alias',
+      { authMethod: 'tls_client_auth', tokenEndpoint: 'http://127.0.0.1:5001/token' },
+      'clients[0].tokenEndpoint',
+      /must use https: with authMethod tls_client_auth/,
+    ],
+    [
+      'an http: loopback alias',
+      { authMethod: 'self_signed_tls_client_auth', mtlsTokenEndpoint: 'http://127.0.0.1:5002/token' },
+      'clients[0].mtlsTokenEndpoint',
+      /must use https: with authMethod self_signed_tls_client_auth/,
+    ],
+    [
+      'an alias that is not a URL',
+      { authMethod: 'tls_client_auth', mtlsTokenEndpoint: 'mtls.example.com/token' },
+      'clients[0].mtlsTokenEndpoint',
+      /is not an absolute URL/,
+    ],
+    [
+      'a secret field with tls_client_auth',
+      { authMethod: 'tls_client_auth', clientSecret: { secretId: 'shop/certs', field: 'certificate' } },
+      'clients[0].clientSecret.field',
+      /the whole secret is the JSON \{ "certificate", "privateKey" \}/,
+    ],
+  ])('refuses %s, naming the field and why', (_case, overrides, field, why) => {
+    // Act
+    const error = configErrorOf(() => parseBrokerConfig(withClient(overrides)));
+
+    // Assess
+    expect(error.field).toBe(field);
+    expect(error.message).toMatch(why);
+  });
+
+  it('lists the mutual TLS methods among the known ones', () => {
+    // Act
+    const error = configErrorOf(() => parseBrokerConfig(withClient({ authMethod: 'mtls' })));
+
+    // Assess
+    expect(error.problem).toMatch(/tls_client_auth, self_signed_tls_client_auth$/);
+  });
+
   it.each([
     ['a missing client list', {}, 'clients'],
     ['an empty client list', { clients: [] }, 'clients'],
