@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { DynamoDbTokenStore } from '../../../lambda/broker/adapters/dynamodb-token-store.ts';
+import { TOKEN_ITEM } from '../../../lambda/broker/adapters/token-cache-item.ts';
 import type { SharedEntry } from '../../../lambda/broker/core/shared-token-store.ts';
 import { CACHE_TABLE } from '../../../lambda/shared/contract.ts';
 
@@ -39,7 +40,7 @@ export async function createCacheKey(kms: KMSClient): Promise<{ keyId: string; a
   return { keyId, arn };
 }
 
-/** Every item of the table, read (and decrypted) as a broker of `namespace` under `keyId` reads it. */
+/** The items of `namespace`, read (and decrypted) as a broker of that namespace under `keyId` reads them. */
 export async function readCacheTable(options: {
   dynamodb: DynamoDBClient;
   kms: KMSClient;
@@ -48,7 +49,14 @@ export async function readCacheTable(options: {
   namespace: string;
 }): Promise<{ key: string; entry: SharedEntry | undefined }[]> {
   const store = new DynamoDbTokenStore(options);
-  const scanned = await options.dynamodb.send(new ScanCommand({ TableName: options.tableName }));
+  const scanned = await options.dynamodb.send(
+    new ScanCommand({
+      TableName: options.tableName,
+      FilterExpression: '#namespace = :namespace',
+      ExpressionAttributeNames: { '#namespace': TOKEN_ITEM.namespace },
+      ExpressionAttributeValues: { ':namespace': { S: options.namespace } },
+    }),
+  );
   const keys = (scanned.Items ?? []).map((item) => item[CACHE_TABLE.partitionKey]?.S as string);
   return Promise.all(keys.map(async (key) => ({ key, entry: await store.read(key) })));
 }
