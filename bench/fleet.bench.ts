@@ -51,8 +51,8 @@ interface Call {
   readonly at: number;
   readonly latencyMs: number;
   readonly ok: boolean;
-  /** An authorization server call was on its path. */
-  readonly waited: boolean;
+  /** Where the token came from, from the invocation's `Token served` line. */
+  readonly source: unknown;
   readonly accessToken?: string;
 }
 
@@ -101,7 +101,7 @@ async function caller(fleet: Fleet, startedAt: number, until: number): Promise<v
       at: started - startedAt,
       latencyMs: performance.now() - started,
       ok: answer.statusCode === 200,
-      waited: logLines.some((line) => line.message === 'Token served' && line.source === 'fetched'),
+      source: logLines.find((line) => line.message === 'Token served')?.source,
       ...(answer.access_token ? { accessToken: answer.access_token } : {}),
     });
     await sleep(Math.random() * CALLER_PAUSE_MS);
@@ -142,6 +142,7 @@ interface FleetFigures {
   readonly tokenRequests: number;
   readonly perInterval: number;
   readonly waitedShare: number;
+  readonly fromTableShare: number;
   readonly served: number;
   readonly distinctTokens: number;
   readonly p50: number;
@@ -167,7 +168,9 @@ function figures(fleet: Fleet, startedAt: number, downAt: number): FleetFigures 
   return {
     tokenRequests,
     perInterval: tokenRequests / (steadyEnd / 1000 / REFRESH_WINDOW_S),
-    waitedShare: steady.filter((c) => c.waited).length / steady.length,
+    // An authorization server call was on the caller's path.
+    waitedShare: steady.filter((c) => c.source === 'fetched').length / steady.length,
+    fromTableShare: steady.filter((c) => c.source === 'shared').length / steady.length,
     served: steady.filter((c) => c.ok).length,
     distinctTokens: new Set(steady.map((c) => c.accessToken)).size,
     p50: percentile(latencies, 50),
@@ -295,6 +298,7 @@ function printResults(s: FleetFigures, m: FleetFigures, awsCalls: readonly { ope
   );
   console.log(row('caller requests served (steady phase)', String(s.served), String(m.served)));
   console.log(row('  that waited on the authorization server', percent(s.waitedShare), percent(m.waitedShare)));
+  console.log(row('  that read the table (GetItem + Decrypt)', percent(s.fromTableShare), percent(m.fromTableShare)));
   console.log(row('DynamoDB + KMS calls per served token', perServed(awsCalls.length), '0'));
   for (const [operation, count] of [...byOperation].sort()) console.log(row(`  ${operation}`, perServed(count), '0'));
   console.log(row('caller latency p50 (ms)', fixed(s.p50), fixed(m.p50), ratio(s.p50, m.p50)));

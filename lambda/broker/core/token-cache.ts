@@ -384,7 +384,13 @@ export class TokenCache {
     this.#tierDownUntil = now + this.#tierCooldownMs;
   }
 
-  /** Remembers the key's last use; tells the shared tier at most once per `touchIntervalMs`, without waiting. */
+  /**
+   * Remembers the key's last use; tells the shared tier at most once per `touchIntervalMs`, without
+   * waiting. Best effort: Lambda freezes the environment as soon as the answer is sent, so this
+   * call is often still in flight then and times out when the environment thaws (the table has
+   * usually applied it). Such a failure says nothing about the tier: it neither bypasses it nor is
+   * reported. A tier that really fails shows on the reads, leases and commits.
+   */
   #noteServed(request: CacheRequest): void {
     const now = this.#now();
     const served = this.#served.get(request.key);
@@ -396,7 +402,7 @@ export class TokenCache {
       touchedAt: due ? now : touchedAt,
     });
     const shared = due ? this.#sharedTier() : undefined;
-    shared?.touch(request.key, now, request.descriptor).catch((error) => this.#tierFailed('touch', error));
+    shared?.touch(request.key, now, request.descriptor).catch(() => {});
   }
 }
 

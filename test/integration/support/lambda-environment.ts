@@ -20,7 +20,7 @@ export interface LambdaEnvironment {
   thaw(): void;
   /** SIGKILL, and waits for the process to be gone. */
   kill(): Promise<void>;
-  /** Every JSON log line the environment wrote so far. */
+  /** Every JSON log line the environment wrote so far, on stdout or stderr. */
   logLines(): Record<string, unknown>[];
   stop(): Promise<void>;
 }
@@ -61,19 +61,20 @@ export async function startLambdaEnvironment(options: LambdaEnvironmentOptions):
   });
   running.add(child);
   child.once('exit', () => running.delete(child));
+  // Powertools writes INFO lines to stdout, WARN and ERROR lines to stderr: Lambda collects both.
   const lines: Record<string, unknown>[] = [];
-  createInterface({ input: child.stdout as NonNullable<ChildProcess['stdout']> }).on('line', (line) => {
-    if (!line.startsWith('{')) return;
-    try {
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // not a log line
-    }
-  });
   let stderr = '';
-  child.stderr?.on('data', (chunk) => {
-    stderr = (stderr + String(chunk)).slice(-4000);
-  });
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream as NonNullable<ChildProcess['stdout']> }).on('line', (line) => {
+      if (stream === child.stderr) stderr = `${stderr}${line}\n`.slice(-4000);
+      if (!line.startsWith('{')) return;
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    });
+  }
 
   const pending = new Map<string, (invocation: Invocation) => void>();
   const coldStart = new Promise<void>((resolve, reject) => {

@@ -10,11 +10,11 @@ import { type MotoServer, motoUnavailableReason, startMotoServer } from './suppo
 import { createCacheKey, createTokenCacheTable, readCacheTable } from './support/token-cache-resources.ts';
 
 const skipReason = motoUnavailableReason();
-const title = `Fleet cache: a lease holder lost mid-refresh, in its own process${skipReason ? ` [skipped: ${skipReason}]` : ''}`;
+const title = `Fleet cache: broker instances as Lambda execution environments, each in its own process${skipReason ? ` [skipped: ${skipReason}]` : ''}`;
 
-const NAMESPACE = 'lease-takeover';
 /** One attempt's timeout: the lease lasts this plus 1 s, and is taken over 2 s (clock skew) after that. */
 const ATTEMPT_TIMEOUT_MS = 1_000;
+const TIER_FAILED = 'Shared token cache failed; using memory and the authorization server directly';
 
 interface DirectResult {
   readonly statusCode: number;
@@ -23,8 +23,9 @@ interface DirectResult {
 
 /**
  * Each broker instance is a Lambda execution environment in a process of its own (the real Lambda
- * entry, configured by its environment), sharing one moto table and key. The authorization server
- * sits behind a proxy that holds token requests on demand, so a holder can be caught mid-refresh.
+ * entry, configured by its environment alone), sharing one moto table and key. The authorization
+ * server sits behind a proxy that holds token requests on demand, so a holder can be caught
+ * mid-refresh.
  */
 describe.skipIf(skipReason !== undefined)(title, () => {
   let moto: MotoServer;
@@ -34,11 +35,37 @@ describe.skipIf(skipReason !== undefined)(title, () => {
   let proxy: FaultProxy;
   let tableName: string;
   let keyId: string;
-  let env: Record<string, string>;
+  let secretArn: string;
   const environments: LambdaEnvironment[] = [];
 
-  const environment = async () => {
-    const started = await startLambdaEnvironment({ env });
+  /** The function's environment, as the construct would set it. */
+  const functionEnvironment = (tokenEndpoint: string, namespace: string) => ({
+    [ENV.brokerConfig]: JSON.stringify({
+      clients: [
+        {
+          name: 'shop',
+          tokenEndpoint,
+          clientId: 'm2m',
+          clientSecret: { secretId: secretArn },
+          scopes: ['read', 'write'],
+          attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
+        },
+      ],
+    }),
+    [ENV.tokenCacheTable]: tableName,
+    [ENV.tokenCacheKeyId]: keyId,
+    [ENV.tokenCacheNamespace]: namespace,
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    ...moto.environment(),
+  });
+  const environment = async (
+    options: { namespace?: string; tokenEndpoint?: string; frozenWhenIdle?: boolean } = {},
+  ) => {
+    const tokenEndpoint = options.tokenEndpoint ?? `${proxy.url}${new URL(server.tokenEndpoint).pathname}`;
+    const started = await startLambdaEnvironment({
+      env: functionEnvironment(tokenEndpoint, options.namespace ?? 'lease-takeover'),
+      frozenWhenIdle: options.frozenWhenIdle ?? false,
+    });
     environments.push(started);
     return started;
   };
@@ -46,8 +73,8 @@ describe.skipIf(skipReason !== undefined)(title, () => {
     const { result, logLines } = await instance.invoke({ client: 'shop', scopes: [scope] });
     return { ...(result as DirectResult), logLines };
   };
-  const tableTokens = async () =>
-    (await readCacheTable({ dynamodb, kms, tableName, keyId, namespace: NAMESPACE })).map(({ entry }) => entry);
+  const tableTokens = async (namespace = 'lease-takeover') =>
+    (await readCacheTable({ dynamodb, kms, tableName, keyId, namespace })).map(({ entry }) => entry);
 
   beforeAll(async () => {
     moto = await startMotoServer();
@@ -60,26 +87,7 @@ describe.skipIf(skipReason !== undefined)(title, () => {
     const secret = await moto
       .secretsManager()
       .send(new CreateSecretCommand({ Name: 'shop/m2m', SecretString: 'password' }));
-    const config = {
-      clients: [
-        {
-          name: 'shop',
-          tokenEndpoint: `${proxy.url}${new URL(server.tokenEndpoint).pathname}`,
-          clientId: 'm2m',
-          clientSecret: { secretId: secret.ARN },
-          scopes: ['read', 'write'],
-          attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
-        },
-      ],
-    };
-    env = {
-      [ENV.brokerConfig]: JSON.stringify(config),
-      [ENV.tokenCacheTable]: tableName,
-      [ENV.tokenCacheKeyId]: keyId,
-      [ENV.tokenCacheNamespace]: NAMESPACE,
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      ...moto.environment(),
-    };
+    secretArn = secret.ARN as string;
   });
   afterEach(async () => {
     proxy.setMode({ kind: 'pass' });
@@ -146,5 +154,41 @@ describe.skipIf(skipReason !== undefined)(title, () => {
     expect(proxy.requests.length - before).toBe(2);
     const table = await tableTokens();
     expect(table.find((entry) => entry?.token?.scope === 'write')?.token?.accessToken).toBe(taken.access_token);
+  });
+  describe('frozen between invocations, as Lambda freezes an idle environment', () => {
+    /** Tokens of 8 s: refreshed after 6 s, usable until 7.2 s. */
+    const TOKEN_LIFETIME_S = 8;
+    const INVOCATIONS = 18;
+    const PAUSE_MS = 600;
+
+    it('keeps using the table across freezes, and the fleet asks the server once per refresh interval', async () => {
+      // Prepare: background table calls (the last-use record) are still in flight when an
+      // environment is frozen, and are past their timeout when it thaws.
+      const shortLived = await startAuthorizationServer({ accessTokenTtlSeconds: TOKEN_LIFETIME_S });
+      try {
+        const options = { namespace: 'frozen', tokenEndpoint: shortLived.tokenEndpoint, frozenWhenIdle: true };
+        const instances = await Promise.all([environment(options), environment(options)]);
+        const startedAt = performance.now();
+
+        // Act: an invocation every 0.6 s, alternating: each environment is frozen for 1.2 s at a time.
+        const replies = [];
+        for (let i = 0; i < INVOCATIONS; i++) {
+          replies.push(await requestToken(instances[i % 2] as LambdaEnvironment, 'read'));
+          await new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
+        }
+        const elapsedS = (performance.now() - startedAt) / 1000;
+
+        // Assess
+        expect(replies.every((r) => r.statusCode === 200)).toBe(true);
+        const logs = instances.flatMap((e) => e.logLines());
+        expect(logs.filter((l) => l.message === 'Token served')).toHaveLength(INVOCATIONS);
+        expect(logs.filter((l) => l.message === TIER_FAILED)).toEqual([]);
+        const refreshIntervals = Math.ceil(elapsedS / (TOKEN_LIFETIME_S * 0.75));
+        expect(shortLived.tokenRequestCount()).toBeLessThanOrEqual(refreshIntervals);
+        expect(new Set(replies.map((r) => r.access_token)).size).toBe(shortLived.tokenRequestCount());
+      } finally {
+        await shortLived.stop();
+      }
+    });
   });
 });
