@@ -141,7 +141,10 @@ const row = (label: string, shared: string, memory: string, ratio = '') =>
 interface FleetFigures {
   readonly tokenRequests: number;
   readonly perInterval: number;
+  readonly waited: number;
   readonly waitedShare: number;
+  /** Mean seconds between two token requests (`undefined` with fewer than two). */
+  readonly requestSpacingS: number | undefined;
   readonly fromTableShare: number;
   readonly served: number;
   readonly distinctTokens: number;
@@ -160,16 +163,20 @@ function figures(fleet: Fleet, startedAt: number, downAt: number): FleetFigures 
     .filter((c) => c.ok)
     .map((c) => c.latencyMs)
     .sort((a, b) => a - b);
-  const tokenRequests = fleet.tokenServer.requests.filter(
-    (r) => r.receivedAt >= startedAt && r.receivedAt < downAt,
-  ).length;
+  const tokenRequestTimes = fleet.tokenServer.requests
+    .filter((r) => r.receivedAt >= startedAt && r.receivedAt < downAt)
+    .map((r) => r.receivedAt);
+  const tokenRequests = tokenRequestTimes.length;
+  // An authorization server call was on the caller's path.
+  const waited = steady.filter((c) => c.source === 'fetched');
   const firstFailure = outage.find((c) => !c.ok);
   const lastServed = outage.findLast((c) => c.ok);
   return {
     tokenRequests,
     perInterval: tokenRequests / (steadyEnd / 1000 / REFRESH_WINDOW_S),
-    // An authorization server call was on the caller's path.
-    waitedShare: steady.filter((c) => c.source === 'fetched').length / steady.length,
+    waited: waited.length,
+    waitedShare: waited.length / steady.length,
+    requestSpacingS: spacingS(tokenRequestTimes),
     fromTableShare: steady.filter((c) => c.source === 'shared').length / steady.length,
     served: steady.filter((c) => c.ok).length,
     distinctTokens: new Set(steady.map((c) => c.accessToken)).size,
@@ -179,6 +186,14 @@ function figures(fleet: Fleet, startedAt: number, downAt: number): FleetFigures 
     lastServedS: lastServed && (lastServed.at - steadyEnd) / 1000,
     outageServedShare: outage.filter((c) => c.ok).length / outage.length,
   };
+}
+
+function spacingS(times: readonly number[]): number | undefined {
+  const first = times[0];
+  const last = times.at(-1);
+  return first === undefined || last === undefined || times.length < 2
+    ? undefined
+    : (last - first) / (times.length - 1) / 1000;
 }
 
 function servedFor(seconds: number | undefined): string {
@@ -293,11 +308,18 @@ function printResults(s: FleetFigures, m: FleetFigures, awsCalls: readonly { ope
   );
   // The first token predates the steady phase: every other one served is a renewal.
   const renewals = s.distinctTokens - 1;
+  const spacing = s.requestSpacingS === undefined ? '' : `, one every ${fixed(s.requestSpacingS, 1)} s`;
   console.log(
-    `  shared tier: ${renewals} renewals of the fleet's token, one every ${fixed(STEADY_S / renewals, 1)} s (the warm-up renews ahead of the refresh point): ${fixed(s.tokenRequests / renewals)} token request(s) per renewal`,
+    `  shared tier: ${fixed(s.tokenRequests / renewals)} token request(s) per renewal of the fleet's token (${renewals} renewals${spacing}: the warm-up renews up to ${LOOK_AHEAD_S + WARM_UP_INTERVAL_S} s ahead of the refresh point)`,
   );
   console.log(row('caller requests served (steady phase)', String(s.served), String(m.served)));
-  console.log(row('  that waited on the authorization server', percent(s.waitedShare), percent(m.waitedShare)));
+  console.log(
+    row(
+      '  that waited on the authorization server',
+      `${s.waited} ${percent(s.waitedShare)}`,
+      `${m.waited} ${percent(m.waitedShare)}`,
+    ),
+  );
   console.log(row('  that read the table (GetItem + Decrypt)', percent(s.fromTableShare), percent(m.fromTableShare)));
   console.log(row('DynamoDB + KMS calls per served token', perServed(awsCalls.length), '0'));
   for (const [operation, count] of [...byOperation].sort()) console.log(row(`  ${operation}`, perServed(count), '0'));
