@@ -322,7 +322,9 @@ function printResults(s: FleetFigures, m: FleetFigures, awsCalls: readonly { ope
   );
   console.log(row('  that read the table (GetItem + Decrypt)', percent(s.fromTableShare), percent(m.fromTableShare)));
   console.log(row('DynamoDB + KMS calls per served token', perServed(awsCalls.length), '0'));
-  for (const [operation, count] of [...byOperation].sort()) console.log(row(`  ${operation}`, perServed(count), '0'));
+  for (const [operation, count] of [...byOperation].sort()) {
+    console.log(row(`  ${operation} (calls)`, `${perServed(count)} (${count})`, '0'));
+  }
   console.log(row('caller latency p50 (ms)', fixed(s.p50), fixed(m.p50), ratio(s.p50, m.p50)));
   console.log(row('caller latency p99 (ms)', fixed(s.p99), fixed(m.p99), ratio(s.p99, m.p99)));
   console.log('after the authorization server went down (share of the token lifetime):');
