@@ -163,7 +163,8 @@ describe.skipIf(skipReason !== undefined)(title, () => {
 
     it('keeps using the table across freezes, and the fleet asks the server once per refresh interval', async () => {
       // Prepare: background table calls (the last-use record) are still in flight when an
-      // environment is frozen, and are past their timeout when it thaws.
+      // environment is frozen, and are past their timeout when it thaws. Real time on purpose:
+      // what is under test is the SDK's timers across a real freeze of a process.
       const shortLived = await startAuthorizationServer({ accessTokenTtlSeconds: TOKEN_LIFETIME_S });
       try {
         const options = { namespace: 'frozen', tokenEndpoint: shortLived.tokenEndpoint, frozenWhenIdle: true };
