@@ -429,7 +429,13 @@ export class TokenCache {
     this.#tierDownUntil = now + this.#tierCooldownMs;
   }
 
-  /** Remembers the key's last use; tells the shared tier at most once per `touchIntervalMs`, without waiting. */
+  /**
+   * Remembers the key's last use; tells the shared tier at most once per `touchIntervalMs`, without
+   * waiting. Best effort: Lambda freezes the environment as soon as the answer is sent, so this
+   * call is often still in flight then and times out when the environment thaws (the table has
+   * usually applied it). Such a failure says nothing about the tier: it neither bypasses it nor is
+   * reported. A tier that really fails shows on the reads, leases and commits.
+   */
   #noteServed(request: CacheRequest): void {
     const now = this.#now();
     let served = this.#served.get(request.key);
@@ -442,7 +448,7 @@ export class TokenCache {
     served.touchedAt = now;
     this.#sharedTier()
       ?.touch(request.key, now, request.descriptor)
-      .catch((error) => this.#tierFailed('touch', error));
+      .catch(() => {});
   }
 }
 

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  type DynamoDBClient,
+  ScanCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { DynamoDbTokenStore } from '../../../lambda/broker/adapters/dynamodb-token-store.ts';
+import { TOKEN_ITEM } from '../../../lambda/broker/adapters/token-cache-item.ts';
+import type { SharedEntry } from '../../../lambda/broker/core/shared-token-store.ts';
 import { CACHE_TABLE } from '../../../lambda/shared/contract.ts';
 
 /** Creates a fleet cache table exactly as `CACHE_TABLE` describes it: on-demand, `pk` (S), TTL on `ttl`. */
@@ -30,4 +38,25 @@ export async function createCacheKey(kms: KMSClient): Promise<{ keyId: string; a
   const arn = out.KeyMetadata?.Arn;
   if (!keyId || !arn) throw new Error('KMS created a key without an id');
   return { keyId, arn };
+}
+
+/** The items of `namespace`, read (and decrypted) as a broker of that namespace under `keyId` reads them. */
+export async function readCacheTable(options: {
+  dynamodb: DynamoDBClient;
+  kms: KMSClient;
+  tableName: string;
+  keyId: string;
+  namespace: string;
+}): Promise<{ key: string; entry: SharedEntry | undefined }[]> {
+  const store = new DynamoDbTokenStore(options);
+  const scanned = await options.dynamodb.send(
+    new ScanCommand({
+      TableName: options.tableName,
+      FilterExpression: '#namespace = :namespace',
+      ExpressionAttributeNames: { '#namespace': TOKEN_ITEM.namespace },
+      ExpressionAttributeValues: { ':namespace': { S: options.namespace } },
+    }),
+  );
+  const keys = (scanned.Items ?? []).map((item) => item[CACHE_TABLE.partitionKey]?.S as string);
+  return Promise.all(keys.map(async (key) => ({ key, entry: await store.read(key) })));
 }

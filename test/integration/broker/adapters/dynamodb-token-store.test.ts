@@ -300,6 +300,25 @@ describe.skipIf(skipReason !== undefined)(title, () => {
       // Assess
       expect(outcome).toBe('lost');
     });
+
+    it('gives the lease to exactly one of several instances asking at the same moment', async () => {
+      // Prepare: clients of their own, so the requests really run side by side (moto must serialize them).
+      const now = Date.now();
+      const winners: number[] = [];
+
+      // Act
+      for (let round = 0; round < 20; round++) {
+        const key = newKey();
+        const takers = Array.from({ length: 4 }, () => store({ dynamodb: moto.dynamodb() }));
+        const leases = await Promise.all(
+          takers.map((taker, i) => taker.acquireLease(key, leaseRequest(`instance-${i}`, now))),
+        );
+        winners.push(leases.filter(Boolean).length);
+      }
+
+      // Assess
+      expect(winners).toEqual(winners.map(() => 1));
+    });
   });
 
   describe('failures', () => {

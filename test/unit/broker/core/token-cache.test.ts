@@ -608,6 +608,33 @@ describe('Class: TokenCache', () => {
         { key: 'shop-read', client: 'shop', scopes: ['read'] },
       ]);
     });
+
+    it('keeps using the shared tier after a failed record of the last use (a call Lambda froze in flight)', async () => {
+      // Prepare: instance a's record of the last use fails just before the refresh point, as a
+      // call still in flight when Lambda freezes the environment times out when it thaws.
+      const table = new FakeSharedStore();
+      const server = authorizationServer();
+      const { events, telemetry } = recordingTelemetry();
+      const a = cache({ shared: table, instanceId: 'a', telemetry });
+      const b = cache({ shared: table, instanceId: 'b' });
+      await a.get(request(server));
+      await b.get(request(server));
+      vi.advanceTimersByTime(REFRESH_POINT_MS - 10_000);
+      const touch = table.touch.bind(table);
+      table.touch = () => Promise.reject(Object.assign(new Error('Request timed out'), { name: 'TimeoutError' }));
+      await a.get(request(server));
+      await vi.advanceTimersByTimeAsync(10_000);
+      table.touch = touch;
+      await b.get(request(server));
+
+      // Act
+      const refreshed = await a.get(request(server));
+
+      // Assess
+      expect(refreshed).toMatchObject({ source: 'shared', token: { accessToken: 'token-2' } });
+      expect(server.calls).toBe(2);
+      expect(events).toEqual([]);
+    });
   });
 
   describe("a caller's freshness requirement (min TTL)", () => {
