@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import type { BasicAuthEncoding, ClientConfig } from '../core/config.ts';
+import { clientAssertion } from './client-assertion.ts';
 import { plainBasicDiffers, plainClientSecretBasic } from './plain-basic-auth.ts';
 import { importClientPrivateKey } from './private-key.ts';
 
@@ -25,6 +26,8 @@ export async function clientAuthentications(
       return basicAuthentications(client, secret);
     case 'private_key_jwt':
       return [{ auth: oauth.PrivateKeyJwt(await importClientPrivateKey(secret, client.name)) }];
+    case 'aws_web_identity':
+      return [{ auth: clientAssertion(secret) }];
   }
 }
 
