@@ -15,6 +15,7 @@ import { defaultCacheNamespace, SharedTokenCache } from './shared-token-cache.ts
 import type { TokenBrokerProps } from './token-broker-props.ts';
 import { validateTokenBrokerProps } from './validate-token-broker-props.ts';
 import { WarmUpSchedule } from './warm-up-schedule.ts';
+import { grantWebIdentityTokens } from './web-identity-tokens.ts';
 
 /**
  * The OAuth 2.0 client-credentials token broker: a Lambda function behind a private, IAM
@@ -57,6 +58,7 @@ export class TokenBroker extends Construct {
     });
     this.function = broker.function;
     secrets.grantRead(this.function);
+    grantWebIdentityTokens(this.function, props.config.clients);
     if (settings.sharedCache) {
       this.sharedCache = new SharedTokenCache(this, 'SharedCache', {
         ...settings.sharedCache,
@@ -164,7 +166,9 @@ function runtimeConfig(config: BrokerConfigInput, secrets: ClientSecrets): Broke
   return {
     ...config,
     clients: config.clients.map((client) => {
-      const { secret, field } = secrets.of(client.name);
+      const resolved = secrets.of(client.name);
+      if (!resolved) return client;
+      const { secret, field } = resolved;
       return {
         ...client,
         clientSecret: field === undefined ? { secretId: secretIdOf(secret) } : { secretId: secretIdOf(secret), field },
