@@ -59,6 +59,14 @@ export class TokenBroker extends Construct {
     this.function = broker.function;
     secrets.grantRead(this.function);
     grantWebIdentityTokens(this.function, props.config.clients);
+    if (this.function.role && props.config.clients.some((c) => c.authMethod === 'aws_web_identity')) {
+      new CfnOutput(this, 'WebIdentitySubject', {
+        description:
+          "The sub of the broker's AWS web identity tokens: what the authorization servers of aws_web_identity " +
+          "clients trust, with the account's outbound federation issuer URL",
+        value: this.function.role.roleArn,
+      });
+    }
     if (settings.sharedCache) {
       this.sharedCache = new SharedTokenCache(this, 'SharedCache', {
         ...settings.sharedCache,

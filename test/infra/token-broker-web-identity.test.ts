@@ -101,7 +101,18 @@ describe('Construct: TokenBroker with aws_web_identity clients', () => {
     expect(statements.flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
   });
 
-  it('grants no STS permission to a broker without such a client', () => {
+  it("outputs the broker role's ARN: the sub the authorization servers trust", () => {
+    // Act
+    const { template, stack, broker } = synth([KEYCLOAK]);
+
+    // Assess
+    template.hasOutput('*', {
+      Value: stack.resolve(broker.function.role?.roleArn),
+      Description: Match.stringLikeRegexp('sub'),
+    });
+  });
+
+  it('grants no STS permission to a broker without such a client, nor outputs a subject', () => {
     // Act
     const { template } = synth(TWO_CLIENTS.clients);
 
@@ -109,6 +120,7 @@ describe('Construct: TokenBroker with aws_web_identity clients', () => {
     const actions = brokerStatements(template).flatMap((s) => asArray(s.Action));
     expect(actions).toContain('secretsmanager:GetSecretValue');
     expect(actions).not.toContain('sts:GetWebIdentityToken');
+    expect(Object.keys(template.findOutputs('*')).filter((id) => id.includes('WebIdentitySubject'))).toEqual([]);
   });
 
   it("acknowledges the statement's Resource * for cdk-nag on the broker role, with its reason", () => {
