@@ -10,12 +10,14 @@ import {
 /**
  * A client entry as the construct takes it: the runtime's schema ({@link ClientInput}, documented
  * in `lambda/broker/core/config.ts`), except that `clientSecret` names an existing secret or is
- * omitted. The construct then creates a secret with a placeholder value for that client.
+ * omitted. The construct then creates a secret with a placeholder value for that client, unless
+ * its `authMethod` is `aws_web_identity`, which has no secret.
  */
 export interface BrokerClientInput extends Omit<ClientInput, 'clientSecret'> {
   /**
    * An existing secret: its name or ARN, and the JSON field holding the value if it is JSON.
-   * @default a new secret with a generated placeholder value
+   * Refused with `aws_web_identity`.
+   * @default a new secret with a generated placeholder value (none with `aws_web_identity`)
    */
   readonly clientSecret?: { readonly secretId: string; readonly field?: string };
 }
@@ -51,7 +53,9 @@ export function validateBrokerConfig(config: BrokerConfigInput, externalSecrets:
     ...withoutTokens(config as unknown as Record<string, unknown>),
     clients: config.clients.map((client) => {
       const entry = withoutTokens(client as unknown as Record<string, unknown>);
-      const suppliedElsewhere = client.clientSecret === undefined || externalSecrets.has(client.name);
+      const suppliedElsewhere =
+        client.authMethod !== 'aws_web_identity' &&
+        (client.clientSecret === undefined || externalSecrets.has(client.name));
       return suppliedElsewhere ? { ...entry, clientSecret: SECRET_PLACEHOLDER } : entry;
     }),
   };

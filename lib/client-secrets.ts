@@ -30,7 +30,8 @@ export interface ClientSecretsProps {
 
 /**
  * One secret per client: the caller's (`ISecret`, or a name or ARN in the configuration) or, when
- * none is given, a new one holding a generated placeholder that the operator replaces.
+ * none is given, a new one holding a generated placeholder that the operator replaces. Clients
+ * with `aws_web_identity` have none: AWS STS signs their client assertions.
  */
 export class ClientSecrets extends Construct {
   private readonly byClient = new Map<string, ResolvedClientSecret>();
@@ -45,6 +46,9 @@ export class ClientSecrets extends Construct {
       if (client.clientSecret !== undefined) {
         throw new Error(`clientSecrets.${name}: the client also has config clientSecret; give the secret once`);
       }
+      if (client.authMethod === 'aws_web_identity') {
+        throw new Error(`clientSecrets.${name}: the client uses authMethod aws_web_identity, which takes no secret`);
+      }
       if (existing.field !== undefined && client.authMethod !== undefined && isMutualTls(client.authMethod)) {
         throw new Error(
           `clientSecrets.${name}.field: not used with authMethod ${client.authMethod}; ` +
@@ -54,7 +58,7 @@ export class ClientSecrets extends Construct {
       this.byClient.set(name, { ...existing, created: false });
     }
     for (const client of props.clients) {
-      if (this.byClient.has(client.name)) continue;
+      if (this.byClient.has(client.name) || client.authMethod === 'aws_web_identity') continue;
       this.byClient.set(
         client.name,
         client.clientSecret === undefined
@@ -68,11 +72,9 @@ export class ClientSecrets extends Construct {
     }
   }
 
-  /** The secret of `clientName`; the configuration has already been validated, so it exists. */
-  of(clientName: string): ResolvedClientSecret {
-    const resolved = this.byClient.get(clientName);
-    if (!resolved) throw new Error(`No secret for client "${clientName}"`);
-    return resolved;
+  /** The secret of `clientName`; `undefined` for an `aws_web_identity` client, which has none. */
+  of(clientName: string): ResolvedClientSecret | undefined {
+    return this.byClient.get(clientName);
   }
 
   /**
@@ -82,6 +84,7 @@ export class ClientSecrets extends Construct {
    */
   grantRead(grantee: iam.IGrantable): iam.Grant {
     const secrets = [...this.byClient.values()].map((r) => r.secret);
+    if (secrets.length === 0) return iam.Grant.drop(grantee, 'read client secrets: no client has one');
     const grant = iam.Grant.addToPrincipal({
       grantee,
       actions: ['secretsmanager:GetSecretValue'],

@@ -14,7 +14,9 @@ export interface TokenBrokerProps {
    * `clientSecret` is `{ secretId: name or ARN, field? }` for an existing secret, or is omitted:
    * then the secret comes from `clientSecrets`, or the construct creates one with a placeholder
    * value and an output with the command that puts the real one. Literal `{ value }` secrets are
-   * refused. Validated at synth time by the runtime's own parser.
+   * refused. A client with `authMethod: 'aws_web_identity'` has no secret: the function's role
+   * may call `sts:GetWebIdentityToken` for its audience instead. Validated at synth time by the
+   * runtime's own parser.
    */
   readonly config: BrokerConfigInput;
 

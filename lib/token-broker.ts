@@ -18,6 +18,7 @@ import { principalArnOf } from './token-access.ts';
 import type { TokenBrokerProps } from './token-broker-props.ts';
 import { validateTokenBrokerProps } from './validate-token-broker-props.ts';
 import { WarmUpSchedule } from './warm-up-schedule.ts';
+import { grantWebIdentityTokens } from './web-identity-tokens.ts';
 
 /**
  * The OAuth 2.0 client-credentials token broker: a Lambda function behind a private, IAM
@@ -69,6 +70,15 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
       broker.role.roleArn,
       ...(props.breakGlassRole ? [props.breakGlassRole.roleArn] : []),
     ]);
+    grantWebIdentityTokens(this.function, props.config.clients);
+    if (this.function.role && props.config.clients.some((c) => c.authMethod === 'aws_web_identity')) {
+      new CfnOutput(this, 'WebIdentitySubject', {
+        description:
+          "The sub of the broker's AWS web identity tokens: what the authorization servers of aws_web_identity " +
+          "clients trust, with the account's outbound federation issuer URL",
+        value: this.function.role.roleArn,
+      });
+    }
     if (settings.sharedCache) {
       this.sharedCache = new SharedTokenCache(this, 'SharedCache', {
         ...settings.sharedCache,
@@ -224,7 +234,9 @@ function runtimeConfig(config: BrokerConfigInput, secrets: ClientSecrets): Broke
   return {
     ...config,
     clients: config.clients.map((client) => {
-      const { secret, field } = secrets.of(client.name);
+      const resolved = secrets.of(client.name);
+      if (!resolved) return client;
+      const { secret, field } = resolved;
       return {
         ...client,
         clientSecret: field === undefined ? { secretId: secretIdOf(secret) } : { secretId: secretIdOf(secret), field },

@@ -122,10 +122,11 @@ function validateNetwork(props: TokenBrokerProps): void {
 
 /** The configuration travels in an environment variable; fail at synth, not at deploy. */
 function validateConfigSize(props: TokenBrokerProps, sharedCache: boolean): void {
-  const clients = props.config.clients.map((client) => ({
-    ...client,
-    clientSecret: { secretId: 'x'.repeat(ARN_ALLOWANCE_BYTES), field: client.clientSecret?.field },
-  }));
+  const clients = props.config.clients.map((client) =>
+    client.authMethod === 'aws_web_identity'
+      ? client
+      : { ...client, clientSecret: { secretId: 'x'.repeat(ARN_ALLOWANCE_BYTES), field: client.clientSecret?.field } },
+  );
   const bytes = Buffer.byteLength(JSON.stringify({ ...props.config, clients }));
   const reserve = ENVIRONMENT_RESERVE_BYTES + (sharedCache ? SHARED_CACHE_ENVIRONMENT_BYTES : 0);
   if (bytes > ENVIRONMENT_LIMIT_BYTES - reserve) {

@@ -9,7 +9,10 @@ export const BROKER_ERRORS = {
   unknown_client: { status: 404, retryable: false },
   upstream_rejected: { status: 502, retryable: false },
   upstream_unavailable: { status: 503, retryable: true },
-  /** Secrets Manager unreachable, throttled or not answering in time: the client's secret could not be read. */
+  /**
+   * Secrets Manager (or, for `aws_web_identity`, AWS STS) unreachable, throttled or not answering in
+   * time: the client's secret (or client assertion) could not be obtained.
+   */
   secret_store_unavailable: { status: 503, retryable: true },
   internal_error: { status: 500, retryable: true },
 } as const satisfies Record<string, { readonly status: number; readonly retryable: boolean }>;

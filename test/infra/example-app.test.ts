@@ -386,6 +386,35 @@ describe('App: example (context variants)', () => {
     template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'erp' });
   });
 
+  it('passes cdk-nag with an aws_web_identity client: no secret, sts:GetWebIdentityToken on Resource *', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'token-broker-config-'));
+    const file = join(dir, 'clients.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        clients: [
+          {
+            name: 'erp',
+            tokenEndpoint: 'https://keycloak.example.com/realms/m2m/protocol/openid-connect/token',
+            clientId: 'erp',
+            authMethod: 'aws_web_identity',
+            webIdentity: { audience: 'https://keycloak.example.com/realms/m2m' },
+          },
+        ],
+      }),
+    );
+
+    const { template, findings } = synthExampleApp({ config: file, consumer: 'false' });
+
+    expect(findings).toEqual([]);
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: 'sts:GetWebIdentityToken', Resource: '*' })]),
+      },
+    });
+  });
+
   it('fails with the field name when the config file is invalid', () => {
     const dir = mkdtempSync(join(tmpdir(), 'token-broker-config-'));
     const file = join(dir, 'clients.json');

@@ -69,7 +69,7 @@ describe('Construct: TokenBroker with mutual TLS clients', () => {
     const variables = (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
     const config = parseBrokerConfigJson(configText(variables[ENV.brokerConfig]), ENV.brokerConfig);
 
-    expect(config.clients.map((c) => [c.name, c.authMethod, c.mtlsTokenEndpoint?.href, c.clientSecret.kind])).toEqual([
+    expect(config.clients.map((c) => [c.name, c.authMethod, c.mtlsTokenEndpoint?.href, c.clientSecret?.kind])).toEqual([
       ['payments', 'tls_client_auth', 'https://mtls.auth.example.com/oauth2/token', 'secretsManager'],
       ['ledger', 'self_signed_tls_client_auth', undefined, 'secretsManager'],
     ]);

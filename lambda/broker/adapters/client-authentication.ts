@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import type { BasicAuthEncoding, ClientConfig } from '../core/config.ts';
+import { clientAssertion } from './client-assertion.ts';
 import { parseClientCertificate } from './client-certificate.ts';
 import { type MutualTlsOptions, mutualTlsFetch } from './mutual-tls-fetch.ts';
 import { plainBasicDiffers, plainClientSecretBasic } from './plain-basic-auth.ts';
@@ -37,6 +38,8 @@ export async function clientAuthentications(
       const endpoint = client.mtlsTokenEndpoint ?? client.tokenEndpoint;
       return [{ auth: oauth.TlsClientAuth(), fetch: mutualTlsFetch(certificate, endpoint.origin, tls) }];
     }
+    case 'aws_web_identity':
+      return [{ auth: clientAssertion(secret) }];
   }
 }
 

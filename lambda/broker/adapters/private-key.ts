@@ -44,9 +44,10 @@ export async function importClientPrivateKey(secret: string, clientName: string)
  */
 export async function checkLiteralPrivateKeys(config: BrokerConfig): Promise<void> {
   for (const [index, client] of config.clients.entries()) {
-    if (client.authMethod !== 'private_key_jwt' || client.clientSecret.kind !== 'literal') continue;
+    const secret = client.clientSecret;
+    if (client.authMethod !== 'private_key_jwt' || secret?.kind !== 'literal') continue;
     try {
-      await importPrivateKey(client.clientSecret.value);
+      await importPrivateKey(secret.value);
     } catch (error) {
       if (!(error instanceof UnusableKey)) throw error;
       throw new ConfigError(

@@ -5,28 +5,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { BrokerError } from '../core/errors.ts';
 import type { SecretReader, SecretStage } from '../core/secret-store.ts';
-
-/** Error names of a Secrets Manager that is there but not answering now (throttled, failing, slow). */
-const TRANSIENT_ERRORS = new Set([
-  'ThrottlingException',
-  'InternalServiceError',
-  'ServiceUnavailableException',
-  'TimeoutError',
-  'RequestTimeout',
-]);
-
-/** Node's codes for a service that cannot be reached: refused, reset, no route, no DNS answer, timed out. */
-const NETWORK_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
+import { awsErrorName, isAwsServiceUnavailable } from './aws-service-unavailable.ts';
 
 /**
  * {@link SecretReader} over AWS Secrets Manager. The SDK client is injected (tests point it at
@@ -57,34 +36,14 @@ export class SecretsManagerReader implements SecretReader {
       // Secrets Manager answers ResourceNotFoundException both for a missing secret and for a
       // missing stage; only the latter is normal (no rotation in progress).
       if (error instanceof ResourceNotFoundException && stage === 'AWSPENDING') return undefined;
-      const name = (error as { name?: string }).name ?? 'Error';
-      if (isUnavailable(error)) {
-        const code = (error as { code?: unknown }).code;
-        const what = typeof code === 'string' && code !== '' ? `${name} ${code}` : name;
-        throw new BrokerError('secret_store_unavailable', `Secrets Manager is unavailable (${what})`, {
+      if (isAwsServiceUnavailable(error)) {
+        throw new BrokerError('secret_store_unavailable', `Secrets Manager is unavailable (${awsErrorName(error)})`, {
           cause: error,
           retryAfterSeconds: 1,
         });
       }
+      const name = (error as { name?: string }).name ?? 'Error';
       throw new BrokerError('internal_error', `Secret ${secretId} could not be read (${name})`, { cause: error });
     }
   }
-}
-
-/** Throttled, failing or out of reach: worth trying again soon, unlike a missing secret or a denied read. */
-function isUnavailable(error: unknown): boolean {
-  const { name, code, $retryable, $metadata } = error as {
-    name?: string;
-    code?: unknown;
-    $retryable?: unknown;
-    $metadata?: { httpStatusCode?: number };
-  };
-  const status = $metadata?.httpStatusCode ?? 0;
-  return (
-    (name !== undefined && TRANSIENT_ERRORS.has(name)) ||
-    (typeof code === 'string' && NETWORK_ERRORS.has(code)) ||
-    Boolean($retryable) ||
-    status === 429 ||
-    status >= 500
-  );
 }

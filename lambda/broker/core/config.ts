@@ -14,8 +14,17 @@ import {
 } from '../../shared/oauth-syntax.ts';
 import { quoteInput } from './quote-input.ts';
 
-/** How the broker authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2, RFC 8705 §2). */
-export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | MutualTlsAuthMethod;
+/**
+ * How the broker authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2, RFC 8705 §2).
+ * `aws_web_identity`: with a JWT that AWS STS signs for the broker's own role (outbound identity
+ * federation), sent as an RFC 7523 client assertion; no secret anywhere.
+ */
+export type AuthMethod =
+  | 'client_secret_post'
+  | 'client_secret_basic'
+  | 'private_key_jwt'
+  | 'aws_web_identity'
+  | MutualTlsAuthMethod;
 
 /**
  * Mutual TLS client authentication (RFC 8705 §2): the broker presents a client certificate, and
@@ -30,6 +39,7 @@ const AUTH_METHODS: readonly AuthMethod[] = [
   'client_secret_post',
   'client_secret_basic',
   'private_key_jwt',
+  'aws_web_identity',
   ...MUTUAL_TLS_AUTH_METHODS,
 ];
 
@@ -46,6 +56,21 @@ export function isMutualTls(authMethod: AuthMethod): authMethod is MutualTlsAuth
 export type BasicAuthEncoding = 'form' | 'plain';
 
 const BASIC_AUTH_ENCODINGS: readonly BasicAuthEncoding[] = ['form', 'plain'];
+
+/** How AWS STS signs the web identity token of an `aws_web_identity` client. */
+export type WebIdentitySigningAlgorithm = 'RS256' | 'ES384';
+
+const WEB_IDENTITY_SIGNING_ALGORITHMS: readonly WebIdentitySigningAlgorithm[] = ['RS256', 'ES384'];
+
+/** What the broker asks AWS STS `GetWebIdentityToken` for, for an `aws_web_identity` client. */
+export interface WebIdentitySettings {
+  /** The token's `aud`: what the authorization server expects (1 to 10 values, each 1 to 1000 characters). */
+  readonly audience: readonly string[];
+  /** @default 'RS256' */
+  readonly signingAlgorithm: WebIdentitySigningAlgorithm;
+  /** The token's lifetime, 60 to 3600. @default 300 (seconds) */
+  readonly durationSeconds: number;
+}
 
 /**
  * Where a client's secret comes from: the client secret, or for `private_key_jwt` its private key,
@@ -72,8 +97,11 @@ export interface ClientConfig {
    */
   readonly issuer: string;
   readonly clientId: string;
-  readonly clientSecret: SecretSource;
+  /** Present for every auth method but `aws_web_identity`, which has `webIdentity` instead. */
+  readonly clientSecret?: SecretSource;
   readonly authMethod: AuthMethod;
+  /** Present with `aws_web_identity` only. */
+  readonly webIdentity?: WebIdentitySettings;
   /**
    * With `client_secret_basic`: the {@link BasicAuthEncoding}, or `auto`: `form`, and when the
    * server rejects the client and `plain` differs, `plain` once; whichever is accepted is
@@ -159,8 +187,15 @@ export interface ClientInput {
   readonly mtlsTokenEndpoint?: string;
   readonly issuer?: string;
   readonly clientId: string;
-  readonly clientSecret: { readonly secretId: string; readonly field?: string } | { readonly value: string };
+  /** Required, except with `aws_web_identity`, which refuses it. */
+  readonly clientSecret?: { readonly secretId: string; readonly field?: string } | { readonly value: string };
   readonly authMethod?: AuthMethod;
+  /** Required with `aws_web_identity`, refused otherwise. */
+  readonly webIdentity?: {
+    readonly audience: string | readonly string[];
+    readonly signingAlgorithm?: WebIdentitySigningAlgorithm;
+    readonly durationSeconds?: number;
+  };
   readonly basicAuthEncoding?: BasicAuthEncoding;
   readonly scopes?: readonly string[];
   readonly audience?: string;
@@ -209,6 +244,7 @@ const CLIENT_KEYS = new Set(
     clientId: true,
     clientSecret: true,
     authMethod: true,
+    webIdentity: true,
     basicAuthEncoding: true,
     scopes: true,
     audience: true,
@@ -283,8 +319,13 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
   const authMethod = parseAuthMethod(c.authMethod, `${path}.authMethod`);
   const basicAuthEncoding = parseBasicAuthEncoding(c.basicAuthEncoding, authMethod, `${path}.basicAuthEncoding`);
   const mtlsTokenEndpoint = parseMtlsTokenEndpoint(c, tokenEndpoint, authMethod, path);
-  const clientSecret = parseSecretSource(c.clientSecret, `${path}.clientSecret`, options);
-  if (isMutualTls(authMethod) && clientSecret.kind === 'secretsManager' && clientSecret.field !== undefined) {
+  const credential = parseCredential(c, authMethod, path, options);
+  if (
+    isMutualTls(authMethod) &&
+    'clientSecret' in credential &&
+    credential.clientSecret.kind === 'secretsManager' &&
+    credential.clientSecret.field !== undefined
+  ) {
     throw new ConfigError(
       `${path}.clientSecret.field`,
       `is not used with authMethod ${authMethod}: the whole secret is the JSON { "certificate", "privateKey" }`,
@@ -316,7 +357,7 @@ function parseClient(input: unknown, path: string, options: ParseOptions): Clien
     ...(mtlsTokenEndpoint === undefined ? {} : { mtlsTokenEndpoint }),
     issuer,
     clientId,
-    clientSecret,
+    ...credential,
     authMethod,
     basicAuthEncoding,
     scopes,
@@ -415,6 +456,53 @@ function parseBasicAuthEncoding(value: unknown, authMethod: AuthMethod, field: s
     return value as BasicAuthEncoding;
   }
   throw new ConfigError(field, `must be one of ${BASIC_AUTH_ENCODINGS.join(', ')}`);
+}
+
+/** A client secret, or with `aws_web_identity` what to ask AWS STS for: one or the other, never both. */
+function parseCredential(
+  c: Record<string, unknown>,
+  authMethod: AuthMethod,
+  path: string,
+  options: ParseOptions,
+): { clientSecret: SecretSource } | { webIdentity: WebIdentitySettings } {
+  if (authMethod !== 'aws_web_identity') {
+    if (c.webIdentity !== undefined) {
+      throw new ConfigError(`${path}.webIdentity`, 'applies only to authMethod aws_web_identity');
+    }
+    return { clientSecret: parseSecretSource(c.clientSecret, `${path}.clientSecret`, options) };
+  }
+  if (c.clientSecret !== undefined) {
+    throw new ConfigError(
+      `${path}.clientSecret`,
+      'must be left out with authMethod aws_web_identity: the client assertion comes from AWS STS',
+    );
+  }
+  return { webIdentity: parseWebIdentity(c.webIdentity, `${path}.webIdentity`) };
+}
+
+/** The limits of STS `GetWebIdentityToken` (Audience: 1 to 10 items of 1 to 1000 characters). */
+function parseWebIdentity(value: unknown, field: string): WebIdentitySettings {
+  if (value === undefined) throw new ConfigError(field, 'is required with authMethod aws_web_identity');
+  const o = asObject(value, field);
+  rejectUnknownKeys(o, new Set(['audience', 'signingAlgorithm', 'durationSeconds']), `${field}.`);
+  const list = typeof o.audience === 'string' ? [o.audience] : o.audience;
+  if (!Array.isArray(list) || list.length === 0 || list.length > 10) {
+    throw new ConfigError(`${field}.audience`, 'must be a string or an array of 1 to 10 strings');
+  }
+  const audience = list.map((a, i) => {
+    const f = typeof o.audience === 'string' ? `${field}.audience` : `${field}.audience[${i}]`;
+    const text = requiredString(a, f);
+    if (text.length > 1000) throw new ConfigError(f, 'must be at most 1000 characters');
+    return text;
+  });
+  if (new Set(audience).size !== audience.length) throw new ConfigError(`${field}.audience`, 'must not repeat a value');
+  const signingAlgorithm = o.signingAlgorithm ?? 'RS256';
+  if (!(WEB_IDENTITY_SIGNING_ALGORITHMS as readonly unknown[]).includes(signingAlgorithm)) {
+    throw new ConfigError(`${field}.signingAlgorithm`, `must be one of ${WEB_IDENTITY_SIGNING_ALGORITHMS.join(', ')}`);
+  }
+  const durationSeconds =
+    optionalInteger(o.durationSeconds, `${field}.durationSeconds`, { min: 60, max: 3_600 }) ?? 300;
+  return { audience, signingAlgorithm: signingAlgorithm as WebIdentitySigningAlgorithm, durationSeconds };
 }
 
 function parseSecretSource(value: unknown, field: string, options: ParseOptions): SecretSource {

@@ -6,9 +6,10 @@ import { ClientRequests } from './client-requests.ts';
 import type { BrokerConfig, ClientConfig } from './config.ts';
 import { BrokerError, toBrokerError } from './errors.ts';
 import { quoteInput } from './quote-input.ts';
-import type { SecretStore, SecretVersion } from './secret-store.ts';
+import type { SecretStore } from './secret-store.ts';
 import type { CachedToken, CacheRequest, CacheTelemetry, TokenCache, TokenSource } from './token-cache.ts';
 import type { TokenEndpoint, TokenResponse } from './token-endpoint.ts';
+import type { WebIdentityTokenCache } from './web-identity-token-cache.ts';
 
 export interface TokenRequest {
   readonly client: string;
@@ -66,6 +67,8 @@ export interface BrokerTelemetry extends CacheTelemetry {
 
 export interface TokenBrokerDeps {
   readonly secrets: SecretStore;
+  /** The client assertions of `aws_web_identity` clients. @default none: such a client fails with `internal_error` */
+  readonly webIdentityTokens?: WebIdentityTokenCache;
   readonly cache: TokenCache;
   readonly requestToken: TokenEndpoint;
   readonly telemetry: BrokerTelemetry;
@@ -80,6 +83,14 @@ const WARM_UP_CONCURRENCY = 4;
 const MIN_LIFETIME_SECONDS = 1;
 /** Time a warm-up keeps in hand: it starts no refresh it could not finish. */
 const WARM_UP_RESERVE_MS = 1_000;
+
+/** What a client presents to its token endpoint, and how to get another one after a rejection. */
+interface Credential {
+  /** The client secret, the private key, or (`aws_web_identity`) the client assertion. */
+  readonly value: string;
+  /** Another credential to try once when the server rejected this one; `undefined` when there is none. */
+  readonly replacement: () => Promise<{ readonly value: string } | undefined>;
+}
 
 /**
  * The broker's core, shared by the Lambda handler, the local server and the tests: validates a
@@ -187,18 +198,18 @@ export class TokenBroker {
   }
 
   /**
-   * One refresh, within the client's `deadlineMs`: the secret read counts against it, and the
-   * token request gets what is left. On rejected credentials, one re-read of the secret and, if it
-   * changed, one more request.
+   * One refresh, within the client's `deadlineMs`: the secret read (or the client assertion's
+   * fetch) counts against it, and the token request gets what is left. On rejected credentials, one
+   * re-read of the secret (a new client assertion) and, if it changed, one more request.
    */
   async #obtain(client: ClientConfig, scopes: readonly string[]): Promise<CachedToken> {
-    const { secrets, requestToken, telemetry } = this.#deps;
+    const { requestToken, telemetry } = this.#deps;
     const deadlineAt = this.#now() + client.deadlineMs;
     const left = () => deadlineAt - this.#now();
     try {
-      const secret = await this.#readSecret(client, secrets.get(client.clientSecret), left());
+      const current = await this.#withinDeadline(client, this.#readCredential(client), left());
       try {
-        const response = await requestToken(client, secret.value, scopes, {
+        const response = await requestToken(client, current.value, scopes, {
           retryRejectedEncoding: true,
           deadlineMs: left(),
         });
@@ -206,7 +217,7 @@ export class TokenBroker {
         return this.#toCached(client, response);
       } catch (error) {
         if (!(error instanceof BrokerError && error.rejection === 'credentials_rejected')) throw error;
-        const rotated = await this.#readSecret(client, this.#rotatedSecret(client, secret), left());
+        const rotated = await this.#withinDeadline(client, current.replacement(), left());
         if (!rotated || left() <= 0) throw error;
         // One request with the re-read secret: with the encodings already tried, at most 3 in all.
         const response = await requestToken(client, rotated.value, scopes, {
@@ -223,8 +234,24 @@ export class TokenBroker {
     }
   }
 
-  /** A secret read, given up at the refresh's deadline (the SDK's own timeouts may be longer). */
-  async #readSecret<T>(client: ClientConfig, read: Promise<T>, budgetMs: number): Promise<T> {
+  /** The client's secret from Secrets Manager or, for `aws_web_identity`, its client assertion from AWS STS. */
+  async #readCredential(client: ClientConfig): Promise<Credential> {
+    const { webIdentity, clientSecret } = client;
+    if (webIdentity) {
+      const tokens = this.#deps.webIdentityTokens;
+      if (!tokens) throw new BrokerError('internal_error', `No web identity token source for client ${client.name}`);
+      const token = await tokens.get(client.name, webIdentity);
+      return { value: token.value, replacement: () => tokens.replaceRejected(client.name, webIdentity, token) };
+    }
+    if (!clientSecret) throw new BrokerError('internal_error', `Client ${client.name} has no clientSecret`);
+    const { secrets } = this.#deps;
+    const secret = await secrets.get(clientSecret);
+    return { value: secret.value, replacement: () => secrets.reloadAfterRejection(clientSecret, secret) };
+  }
+
+  /** A credential read, given up at the refresh's deadline (the SDK's own timeouts may be longer). */
+  async #withinDeadline<T>(client: ClientConfig, read: Promise<T>, budgetMs: number): Promise<T> {
+    const store = client.webIdentity ? 'AWS STS' : 'Secrets Manager';
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -232,7 +259,7 @@ export class TokenBroker {
           reject(
             new BrokerError(
               'secret_store_unavailable',
-              `Secrets Manager did not answer within the deadline of client ${client.name} (${client.deadlineMs} ms)`,
+              `${store} did not answer within the deadline of client ${client.name} (${client.deadlineMs} ms)`,
               { retryAfterSeconds: 1 },
             ),
           );
@@ -245,10 +272,6 @@ export class TokenBroker {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  #rotatedSecret(client: ClientConfig, rejected: SecretVersion): Promise<SecretVersion | undefined> {
-    return this.#deps.secrets.reloadAfterRejection(client.clientSecret, rejected);
   }
 
   /**

@@ -3,7 +3,8 @@ import type { ClientConfig } from './config.ts';
 /**
  * The core's port to an authorization server: one client-credentials token request. Adapters
  * (oauth4webapi today) implement it and map every failure into a `BrokerError`, with
- * `rejection: 'credentials_rejected'` when the server refused the client's credentials.
+ * `rejection: 'credentials_rejected'` when the server refused the client's credentials. `secret` is
+ * the client secret, the private key (`private_key_jwt`) or the client assertion (`aws_web_identity`).
  */
 export type TokenEndpoint = (
   client: ClientConfig,

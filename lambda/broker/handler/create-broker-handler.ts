@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { STSClient } from '@aws-sdk/client-sts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../shared/contract.ts';
 import { createCacheClients } from '../adapters/cache-clients.ts';
 import { DynamoDbTokenStore } from '../adapters/dynamodb-token-store.ts';
@@ -11,11 +12,15 @@ import {
 } from '../adapters/oauth-token-endpoint.ts';
 import { createSecretsManagerClient } from '../adapters/secrets-manager-client.ts';
 import { SecretsManagerReader } from '../adapters/secrets-manager-reader.ts';
+import { createStsClient } from '../adapters/sts-client.ts';
+import { StsWebIdentityTokenIssuer } from '../adapters/sts-web-identity-token-issuer.ts';
 import type { BrokerConfig } from '../core/config.ts';
 import { SecretStore } from '../core/secret-store.ts';
 import type { SharedTokenStore } from '../core/shared-token-store.ts';
 import { TokenBroker } from '../core/token-broker.ts';
 import { TokenCache } from '../core/token-cache.ts';
+import { WebIdentityTokenCache } from '../core/web-identity-token-cache.ts';
+import type { WebIdentityTokenIssuer } from '../core/web-identity-token-issuer.ts';
 import { createHandler } from './create-handler.ts';
 import { meteredTokenEndpoint } from './metered-token-endpoint.ts';
 import type { SharedCacheSettings } from './shared-cache-settings.ts';
@@ -37,6 +42,13 @@ export interface BrokerHandlerOverrides {
    * timeouts (`SECRETS_MANAGER_BOUNDS`), created at first use
    */
   readonly secretsManager?: SecretsManagerClient;
+  /**
+   * For `aws_web_identity` clients. @default a client for the Lambda's region on its regional
+   * endpoint, with bounded timeouts (`createStsClient`), created at first use
+   */
+  readonly sts?: STSClient;
+  /** What issues `aws_web_identity` clients' assertions in place of STS (tests). @default STS `GetWebIdentityToken` over `sts` */
+  readonly webIdentityTokens?: WebIdentityTokenIssuer;
   /** @default global fetch, real timers */
   readonly tokenEndpoint?: OAuthTokenEndpointDeps;
   /**
@@ -75,6 +87,13 @@ export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandl
     secretsManager ??= createSecretsManagerClient();
     return secretsManager;
   });
+  let sts = overrides.sts;
+  const webIdentityIssuer =
+    overrides.webIdentityTokens ??
+    new StsWebIdentityTokenIssuer(() => {
+      sts ??= createStsClient();
+      return sts;
+    });
   const telemetry = powertoolsTelemetry(logger, metrics);
   const shared = overrides.sharedStore ?? (overrides.sharedCache && dynamoDbTokenStore(overrides.sharedCache));
   const cache = new TokenCache({
@@ -86,6 +105,7 @@ export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandl
   });
   const broker = new TokenBroker(config, {
     secrets: new SecretStore(reader, { ttlMs: config.secretTtlMs, now }),
+    webIdentityTokens: new WebIdentityTokenCache(webIdentityIssuer, { now }),
     cache,
     requestToken: meteredTokenEndpoint(
       createOAuthTokenEndpoint({ telemetry, ...(overrides.tokenEndpoint ?? systemTokenEndpointDeps) }),

@@ -526,3 +526,105 @@ describe('Function: parseBrokerConfig, echoing what it refuses', () => {
     expect(error.message).toBe('Invalid broker configuration: clients[0].tokenEndpoint is not an absolute URL');
   });
 });
+
+describe('Function: parseBrokerConfig, authMethod aws_web_identity', () => {
+  /** A client authenticated by an AWS-signed assertion, as the README documents it: no clientSecret. */
+  const webIdentityClient = {
+    name: 'shop',
+    tokenEndpoint: 'https://keycloak.example.com/realms/m2m/protocol/openid-connect/token',
+    clientId: 'shop',
+    authMethod: 'aws_web_identity',
+    webIdentity: { audience: 'https://keycloak.example.com/realms/m2m' },
+  };
+  const withWebIdentity = (overrides: Record<string, unknown>) => ({
+    clients: [{ ...webIdentityClient, ...overrides }],
+  });
+
+  it('takes an audience and fills in RS256 and 300 seconds, with no secret', () => {
+    // Act
+    const config = parseBrokerConfig({ clients: [webIdentityClient] });
+
+    // Assess
+    const client = config.clients[0];
+    expect(client?.authMethod).toBe('aws_web_identity');
+    expect(client?.webIdentity).toEqual({
+      audience: ['https://keycloak.example.com/realms/m2m'],
+      signingAlgorithm: 'RS256',
+      durationSeconds: 300,
+    });
+    expect(client?.clientSecret).toBeUndefined();
+  });
+
+  it('takes several audiences, ES384 and a lifetime of an hour', () => {
+    // Act
+    const config = parseBrokerConfig(
+      withWebIdentity({
+        webIdentity: {
+          audience: ['api://AzureADTokenExchange', 'urn:other'],
+          signingAlgorithm: 'ES384',
+          durationSeconds: 3600,
+        },
+      }),
+    );
+
+    // Assess
+    expect(config.clients[0]?.webIdentity).toEqual({
+      audience: ['api://AzureADTokenExchange', 'urn:other'],
+      signingAlgorithm: 'ES384',
+      durationSeconds: 3600,
+    });
+  });
+
+  it.each([
+    ['a clientSecret too', { clientSecret: { secretId: 'shop/m2m' } }, 'clients[0].clientSecret'],
+    ['no webIdentity', { webIdentity: undefined }, 'clients[0].webIdentity'],
+    ['no audience', { webIdentity: {} }, 'clients[0].webIdentity.audience'],
+    ['an empty audience list', { webIdentity: { audience: [] } }, 'clients[0].webIdentity.audience'],
+    [
+      'more than 10 audiences',
+      { webIdentity: { audience: Array.from({ length: 11 }, (_, i) => `aud-${i}`) } },
+      'clients[0].webIdentity.audience',
+    ],
+    ['an empty audience', { webIdentity: { audience: ['a', ' '] } }, 'clients[0].webIdentity.audience[1]'],
+    [
+      'an audience over 1000 characters',
+      { webIdentity: { audience: 'a'.repeat(1001) } },
+      'clients[0].webIdentity.audience',
+    ],
+    ['a repeated audience', { webIdentity: { audience: ['a', 'a'] } }, 'clients[0].webIdentity.audience'],
+    [
+      'an unknown signing algorithm',
+      { webIdentity: { audience: 'a', signingAlgorithm: 'ES256' } },
+      'clients[0].webIdentity.signingAlgorithm',
+    ],
+    [
+      'a lifetime under a minute',
+      { webIdentity: { audience: 'a', durationSeconds: 59 } },
+      'clients[0].webIdentity.durationSeconds',
+    ],
+    [
+      'a lifetime over an hour',
+      { webIdentity: { audience: 'a', durationSeconds: 3601 } },
+      'clients[0].webIdentity.durationSeconds',
+    ],
+    ['an unknown webIdentity field', { webIdentity: { audience: 'a', tags: {} } }, 'clients[0].webIdentity.tags'],
+  ])('refuses %s, naming the field', (_case, overrides, field) => {
+    // Act
+    const error = configErrorOf(() => parseBrokerConfig(withWebIdentity(overrides)));
+
+    // Assess
+    expect(error.field).toBe(field);
+    expect(error.message).toContain(field);
+  });
+
+  it('refuses webIdentity with another authMethod', () => {
+    // Act
+    const error = configErrorOf(() =>
+      parseBrokerConfig(withClient({ webIdentity: { audience: 'https://keycloak.example.com/realms/m2m' } })),
+    );
+
+    // Assess
+    expect(error.field).toBe('clients[0].webIdentity');
+    expect(error.message).toContain('applies only to authMethod aws_web_identity');
+  });
+});
