@@ -12,7 +12,7 @@
  *
  * Counted where it crosses the wire: token requests at a proxy in front of the authorization
  * server (one per fleet), DynamoDB and KMS calls at a proxy in front of moto (`X-Amz-Target`).
- * A caller waited when an authorization server call was on its path (its `Token served` line
+ * A caller waited when an authorization server call was on its path (its audit line
  * says `source: fetched`). Latencies are the caller's (thaw, invocation, answer); moto's latency
  * is not DynamoDB's, so they are reported as ratios to the memory-only fleet.
  *
@@ -20,7 +20,7 @@
  */
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { startAuthorizationServer } from '../lambda/local/authorization-server.ts';
-import { ENV, warmUpEvent } from '../lambda/shared/contract.ts';
+import { AUDIT, ENV, warmUpEvent } from '../lambda/shared/contract.ts';
 import { type FaultProxy, startFaultProxy } from '../test/integration/support/fault-proxy.ts';
 import { type LambdaEnvironment, startLambdaEnvironment } from '../test/integration/support/lambda-environment.ts';
 import { motoUnavailableReason, startMotoServer } from '../test/integration/support/moto-server.ts';
@@ -51,7 +51,7 @@ interface Call {
   readonly at: number;
   readonly latencyMs: number;
   readonly ok: boolean;
-  /** Where the token came from, from the invocation's `Token served` line. */
+  /** Where the token came from, from the invocation's audit line. */
   readonly source: unknown;
   readonly accessToken?: string;
 }
@@ -101,7 +101,7 @@ async function caller(fleet: Fleet, startedAt: number, until: number): Promise<v
       at: started - startedAt,
       latencyMs: performance.now() - started,
       ok: answer.statusCode === 200,
-      source: logLines.find((line) => line.message === 'Token served')?.source,
+      source: logLines.find((line) => line.message === AUDIT.message && line.outcome === AUDIT.outcome.served)?.source,
       ...(answer.access_token ? { accessToken: answer.access_token } : {}),
     });
     await sleep(Math.random() * CALLER_PAUSE_MS);

@@ -148,7 +148,9 @@ describe('Broker against a misbehaving authorization server (fault server)', () 
 
       // Assess
       expect(reply.status).toBe(200);
-      expect(reply.body.expires_in).toBe(86_400);
+      // A day, less the moment between caching the token and answering with its remaining lifetime.
+      expect(reply.body.expires_in).toBeGreaterThanOrEqual(86_399);
+      expect(reply.body.expires_in).toBeLessThanOrEqual(86_400);
     });
 
     it('serves a 3-second token without caching it: the next request asks the server again', async () => {

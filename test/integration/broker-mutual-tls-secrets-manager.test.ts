@@ -3,7 +3,7 @@ import { CreateSecretCommand, PutSecretValueCommand, type SecretsManagerClient }
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemTokenEndpointDeps } from '../../lambda/broker/adapters/oauth-token-endpoint.ts';
 import { parseBrokerConfig } from '../../lambda/broker/core/config.ts';
-import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
+import type { AuthorizationServer } from '../../lambda/local/authorization-server.ts';
 import { type LocalBroker, startLocalBroker } from '../../lambda/local/local-broker.ts';
 import {
   clientCertificateSecret,
@@ -13,7 +13,7 @@ import {
   subjectDn,
   TestPki,
 } from '../support/test-pki.ts';
-import { getToken, introspect } from './support/fixtures.ts';
+import { getToken, introspect, startFixtureServer } from './support/fixtures.ts';
 import { type MotoServer, motoUnavailableReason, startMotoServer } from './support/moto-server.ts';
 
 const skipReason = motoUnavailableReason();
@@ -57,7 +57,7 @@ describe.skipIf(skipReason !== undefined)(title, () => {
     moto = await startMotoServer();
     secretsManager = moto.secretsManager();
     const serverPair = pki.server();
-    server = await startAuthorizationServer({
+    server = await startFixtureServer({
       mutualTls: {
         certificate: serverPair.certificate,
         privateKey: serverPair.privateKey,

@@ -3,11 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { httpsFetch } from '../../lambda/broker/adapters/mutual-tls-fetch.ts';
 import { systemTokenEndpointDeps } from '../../lambda/broker/adapters/oauth-token-endpoint.ts';
 import { parseBrokerConfig } from '../../lambda/broker/core/config.ts';
-import {
-  type AuthorizationServer,
-  JWT_ACCESS_TOKEN_RESOURCE,
-  startAuthorizationServer,
-} from '../../lambda/local/authorization-server.ts';
+import { type AuthorizationServer, JWT_ACCESS_TOKEN_RESOURCE } from '../../lambda/local/authorization-server.ts';
 import { type LocalBroker, startLocalBroker } from '../../lambda/local/local-broker.ts';
 import {
   clientCertificateSecret,
@@ -18,7 +14,7 @@ import {
   TestPki,
 } from '../support/test-pki.ts';
 import { type CapturedOutput, captureOutput } from './support/captured-output.ts';
-import { getToken, introspect } from './support/fixtures.ts';
+import { FIXTURE_SECRET, getToken, introspect, startFixtureServer } from './support/fixtures.ts';
 import { type StrictTlsServer, startStrictTlsServer } from './support/openssl-server.ts';
 
 const pki = TestPki.create();
@@ -72,7 +68,7 @@ describe('Broker with mutual TLS client authentication (RFC 8705) against oidc-p
 
   beforeAll(async () => {
     const serverPair = pki.server();
-    server = await startAuthorizationServer({
+    server = await startFixtureServer({
       mutualTls: {
         certificate: serverPair.certificate,
         privateKey: serverPair.privateKey,
@@ -141,7 +137,7 @@ describe('Broker with mutual TLS client authentication (RFC 8705) against oidc-p
         mtlsTokenEndpoint: undefined,
         clientId: 'm2m',
         authMethod: 'client_secret_post',
-        clientSecret: { value: 'password' },
+        clientSecret: { value: FIXTURE_SECRET },
       },
     ]);
     const before = server.clientCertificates().length;
@@ -186,7 +182,7 @@ describe('Broker with mutual TLS client authentication (RFC 8705) against oidc-p
           clientId: 'm2m-tls',
           tokenEndpoint: mtlsTokenEndpoint,
           mtlsTokenEndpoint: undefined,
-          clientSecret: { value: 'password' },
+          clientSecret: { value: FIXTURE_SECRET },
         }),
       ],
     ])('answers 502 upstream_rejected for %s, with no key material in the body or the logs', async (_case, client) => {

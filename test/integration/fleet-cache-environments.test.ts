@@ -3,7 +3,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
-import { ENV } from '../../lambda/shared/contract.ts';
+import { AUDIT, ENV } from '../../lambda/shared/contract.ts';
 import { type FaultProxy, startFaultProxy } from './support/fault-proxy.ts';
 import { type LambdaEnvironment, startLambdaEnvironment } from './support/lambda-environment.ts';
 import { type MotoServer, motoUnavailableReason, startMotoServer } from './support/moto-server.ts';
@@ -121,7 +121,9 @@ describe.skipIf(skipReason !== undefined)(title, () => {
 
     // Assess: the other instance served a token it fetched under the lease it took over...
     expect(taken.statusCode).toBe(200);
-    expect(taken.logLines).toContainEqual(expect.objectContaining({ message: 'Token served', source: 'fetched' }));
+    expect(taken.logLines).toContainEqual(
+      expect.objectContaining({ message: AUDIT.message, outcome: AUDIT.outcome.served, source: 'fetched' }),
+    );
     expect(requestsAfterTakeover).toBe(2);
     expect(tableAfterTakeover).toEqual([expect.objectContaining({ version: 1 })]);
     expect(tableAfterTakeover[0]?.token?.accessToken).toBe(taken.access_token);
@@ -182,7 +184,9 @@ describe.skipIf(skipReason !== undefined)(title, () => {
         // Assess
         expect(replies.every((r) => r.statusCode === 200)).toBe(true);
         const logs = instances.flatMap((e) => e.logLines());
-        expect(logs.filter((l) => l.message === 'Token served')).toHaveLength(INVOCATIONS);
+        expect(logs.filter((l) => l.message === AUDIT.message && l.outcome === AUDIT.outcome.served)).toHaveLength(
+          INVOCATIONS,
+        );
         expect(logs.filter((l) => l.message === TIER_FAILED)).toEqual([]);
         const refreshIntervals = Math.ceil(elapsedS / (TOKEN_LIFETIME_S * 0.75));
         expect(shortLived.tokenRequestCount()).toBeLessThanOrEqual(refreshIntervals);

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { TOKEN_ITEM } from '../../lambda/broker/adapters/token-cache-item.ts';
 import { type AuthorizationServer, startAuthorizationServer } from '../../lambda/local/authorization-server.ts';
 import { type LocalBroker, startLocalBroker } from '../../lambda/local/local-broker.ts';
-import { METRIC, METRICS_NAMESPACE } from '../../lambda/shared/contract.ts';
+import { AUDIT, METRIC, METRICS_NAMESPACE } from '../../lambda/shared/contract.ts';
 import { type CapturedOutput, captureOutput } from './support/captured-output.ts';
 import { configFor, getToken } from './support/fixtures.ts';
 import { type MotoServer, motoUnavailableReason, startMotoServer } from './support/moto-server.ts';
@@ -84,7 +84,9 @@ describe.skipIf(skipReason !== undefined)(title, () => {
     for (const reply of [newInstance, refreshedAhead, afterExpiry]) expect(reply.status).toBe(200);
     expect(server.tokenRequestCount() - fetchedBefore).toBe(3);
     const lines = output.logLines();
-    const served = lines.filter((l) => l.message === 'Token served').map((l) => l.source);
+    const served = lines
+      .filter((l) => l.message === AUDIT.message && l.outcome === AUDIT.outcome.served)
+      .map((l) => l.source);
     expect(served).toEqual(['fetched', 'memory', 'fetched', 'fetched', 'fetched']);
     const failures = lines.filter((l) => l.message === TIER_FAILED);
     expect(failures).toHaveLength(3);

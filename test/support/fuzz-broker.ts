@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import type { OAuthTokenEndpointDeps } from '../../lambda/broker/adapters/oauth-token-endpoint.ts';
 import { type BrokerConfig, parseBrokerConfig } from '../../lambda/broker/core/config.ts';
+import { AUDIT } from '../../lambda/shared/contract.ts';
 import { BROKER_ERRORS, isBrokerErrorCode } from '../../lambda/shared/error-codes.ts';
 import { expectNoLongEcho } from './fuzz.ts';
 
@@ -100,14 +101,15 @@ export function expectBrokerAnswer(statusCode: number, body: unknown, inputs: re
 
 /**
  * The log lines of one fuzzed request: JSON, bounded, free of secrets, tokens and the caller's
- * signature, repeating no long input, and saying what happened (`Token served` without `error`,
+ * signature, repeating no long input, and saying what happened (the audit line `served`, or
  * `Request refused` with the answer's `error` code): a capture that caught nothing fails here.
  * `error: null` skips that last check, for requests refused before the handler runs.
  */
 export function expectSafeLogs(lines: readonly string[], error: unknown, inputs: readonly string[]): void {
   const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-  if (error === undefined) expect(parsed).toContainEqual(expect.objectContaining({ message: 'Token served' }));
-  else if (error !== null) {
+  if (error === undefined) {
+    expect(parsed).toContainEqual(expect.objectContaining({ message: AUDIT.message, outcome: AUDIT.outcome.served }));
+  } else if (error !== null) {
     expect(parsed).toContainEqual(expect.objectContaining({ message: 'Request refused', code: error }));
   }
   for (const line of lines) {

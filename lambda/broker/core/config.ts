@@ -484,7 +484,7 @@ function parseCredential(
 function parseWebIdentity(value: unknown, field: string): WebIdentitySettings {
   if (value === undefined) throw new ConfigError(field, 'is required with authMethod aws_web_identity');
   const o = asObject(value, field);
-  rejectUnknownKeys(o, new Set(['audience', 'signingAlgorithm', 'durationSeconds']), `${field}.`);
+  rejectUnknownKeys(o, new Set(['audience', 'signingAlgorithm', 'durationSeconds']), field);
   const list = typeof o.audience === 'string' ? [o.audience] : o.audience;
   if (!Array.isArray(list) || list.length === 0 || list.length > 10) {
     throw new ConfigError(`${field}.audience`, 'must be a string or an array of 1 to 10 strings');

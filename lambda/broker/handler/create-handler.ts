@@ -7,6 +7,7 @@ import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { AUDIT } from '../../shared/contract.ts';
 import { BROKER_ERRORS } from '../../shared/error-codes.ts';
 import { type BrokerError, toBrokerError } from '../core/errors.ts';
+import { ECHO_LIMIT, quoteInput } from '../core/quote-input.ts';
 import type { InvocationBudget, TokenBroker, TokenRequest, WarmUpSummary } from '../core/token-broker.ts';
 import { type Caller, callerOfApiEvent, DIRECT_CALLER, writeAudit } from './audit.ts';
 import { classifyEvent, parseApiRequest, parseDirectRequest } from './events.ts';
@@ -58,7 +59,7 @@ export function createHandler({ broker, logger, auditLogger, metrics }: HandlerD
       outcome: AUDIT.outcome.refused,
       status: BROKER_ERRORS[error.code].status,
       error: error.code,
-      ...(request?.scopes ? { scope: request.scopes.join(' ') } : {}),
+      ...(request?.scopes ? { scope: askedScope(request.scopes) } : {}),
     });
   };
 
@@ -97,4 +98,10 @@ function log(logger: Logger, error: BrokerError, client: string | undefined): vo
   const fields = { client, ...describeError(error) };
   if (error.code === 'internal_error') logger.error('Request failed', fields);
   else logger.warn('Request refused', fields);
+}
+
+/** The scopes a refused request asked for, as the audit repeats them: bounded like any echoed input. */
+function askedScope(scopes: readonly string[]): string {
+  const asked = scopes.join(' ');
+  return asked.length <= ECHO_LIMIT ? asked : quoteInput(asked);
 }

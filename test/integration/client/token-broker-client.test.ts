@@ -141,13 +141,16 @@ describe('Class: TokenBrokerClient (against the local broker and a real authoriz
     // Prepare
     let offsetMs = 0;
     const { client, requests } = countingClient({ clock: () => Date.now() + offsetMs });
-    await client.getToken({ client: 'shop', scopes: ['write'] });
+    const first = await client.getToken({ client: 'shop', scopes: ['write'] });
+    // The refresh point is 60 s before the expiry the broker reported (the broker may have cached
+    // the token earlier in this file, so its remaining lifetime is not a round hour).
+    const refreshPoint = first.expiresAt.getTime() - 60_000;
 
     // Act
-    offsetMs = 3_539_000;
+    offsetMs = refreshPoint - 5_000 - Date.now();
     await client.getToken({ client: 'shop', scopes: ['write'] });
     const beforeRefreshPoint = requests();
-    offsetMs = 3_541_000;
+    offsetMs = refreshPoint + 5_000 - Date.now();
     const refreshed = await client.getToken({ client: 'shop', scopes: ['write'] });
 
     // Assess

@@ -8,8 +8,10 @@ import { type AuthorizationServer, startAuthorizationServer } from '../../../lam
 export const FIXTURE_SECRET = 'fixture-secret-6f1d0c2b9a';
 
 /** The embedded authorization server with the seed clients' secret set to {@link FIXTURE_SECRET}. */
-export async function startFixtureServer(): Promise<AuthorizationServer> {
-  const server = await startAuthorizationServer();
+export async function startFixtureServer(
+  options?: Parameters<typeof startAuthorizationServer>[0],
+): Promise<AuthorizationServer> {
+  const server = await startAuthorizationServer(options);
   server.setClientSecret('m2m', FIXTURE_SECRET);
   server.setClientSecret('m2m-basic', FIXTURE_SECRET);
   return server;
