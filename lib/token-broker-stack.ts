@@ -134,7 +134,12 @@ export class TokenBrokerStack extends Stack {
         ? {}
         : { brokerNetwork: { vpc: this.vpc, egress: cidrs.map((cidr) => ec2.Peer.ipv4(cidr)) } }),
     });
-    if (layout === 'endpoints') this.addServiceEndpoints(this.vpc);
+    if (layout === 'endpoints') {
+      this.addServiceEndpoints(
+        this.vpc,
+        props.config.clients.some((c) => c.authMethod === 'aws_web_identity'),
+      );
+    }
     if (exampleConsumer) {
       this.consumer = new ExampleConsumer(this, 'ExampleConsumer', {
         broker: this.broker,
@@ -165,14 +170,17 @@ export class TokenBrokerStack extends Stack {
 
   /**
    * What a broker in isolated subnets needs besides its authorization servers: interface
-   * endpoints for Secrets Manager and KMS that admit the broker only, and a gateway endpoint for
+   * endpoints for Secrets Manager, KMS and (with `aws_web_identity` clients) STS that admit the
+   * broker only, and a gateway endpoint for
    * DynamoDB (free) with a security group rule towards its prefix list.
    */
-  private addServiceEndpoints(vpc: ec2.Vpc): void {
+  private addServiceEndpoints(vpc: ec2.Vpc, callsSts: boolean): void {
     const subnets = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
     const services = {
       SecretsManagerEndpoint: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
       KmsEndpoint: ec2.InterfaceVpcEndpointAwsService.KMS,
+      // aws_web_identity clients: GetWebIdentityToken on the regional STS endpoint.
+      ...(callsSts ? { StsEndpoint: ec2.InterfaceVpcEndpointAwsService.STS } : {}),
     };
     for (const [id, service] of Object.entries(services)) {
       const endpoint = vpc.addInterfaceEndpoint(id, { service, subnets, privateDnsEnabled: true, open: false });

@@ -262,6 +262,35 @@ describe('App: example (broker in the VPC)', () => {
     }
   });
 
+  it('with endpoints and an aws_web_identity client: an STS interface endpoint too (none without one)', () => {
+    // Prepare
+    const config = join(mkdtempSync(join(tmpdir(), 'token-broker-config-')), 'clients.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        clients: [
+          {
+            name: 'shop',
+            tokenEndpoint: 'https://keycloak.example.com/realms/m2m/protocol/openid-connect/token',
+            clientId: 'shop',
+            authMethod: 'aws_web_identity',
+            webIdentity: { audience: 'https://keycloak.example.com/realms/m2m' },
+          },
+        ],
+      }),
+    );
+    const stsEndpoint = { ServiceName: { 'Fn::Join': ['', Match.arrayWith(['.sts'])] }, VpcEndpointType: 'Interface' };
+
+    // Act
+    const federated = synthExampleApp({ brokerNetwork: 'endpoints', authServerCidrs: '10.20.0.0/16', config });
+    const plain = synthExampleApp({ brokerNetwork: 'endpoints', authServerCidrs: '10.20.0.0/16' });
+
+    // Assess
+    expect(federated.findings).toEqual([]);
+    federated.template.hasResourceProperties('AWS::EC2::VPCEndpoint', stsEndpoint);
+    expect(Object.keys(plain.template.findResources('AWS::EC2::VPCEndpoint', { Properties: stsEndpoint }))).toEqual([]);
+  });
+
   it('with nat: private subnets behind one NAT gateway, HTTPS out to anywhere', () => {
     const { template, findings } = synthExampleApp({ brokerNetwork: 'nat' });
 
