@@ -23,9 +23,10 @@ const BARE_SOURCE = `
   import { SecretsManagerClient, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
   import { DynamoDBClient, GetItemCommand, UpdateItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
   import { KMSClient, GenerateDataKeyCommand, DecryptCommand } from '@aws-sdk/client-kms';
+  import { STSClient, GetWebIdentityTokenCommand } from '@aws-sdk/client-sts';
   import { NodeHttpHandler } from '@smithy/node-http-handler';
-  const clients = () => [new SecretsManagerClient({ requestHandler: new NodeHttpHandler() }), new DynamoDBClient({}), new KMSClient({})];
-  const commands = [GetSecretValueCommand, GetItemCommand, UpdateItemCommand, ScanCommand, GenerateDataKeyCommand, DecryptCommand];
+  const clients = () => [new SecretsManagerClient({ requestHandler: new NodeHttpHandler() }), new DynamoDBClient({}), new KMSClient({}), new STSClient({})];
+  const commands = [GetSecretValueCommand, GetItemCommand, UpdateItemCommand, ScanCommand, GenerateDataKeyCommand, DecryptCommand, GetWebIdentityTokenCommand];
   export const handler = middy(async (event) => ({ clients: clients().length, commands: commands.length, event }));
 `;
 

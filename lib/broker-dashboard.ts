@@ -34,7 +34,7 @@ export class BrokerDashboard extends Construct {
     );
     this.dashboard.addWidgets(
       graph('Token requests', [
-        brokerMetric(METRIC.tokenServed, { label: 'served' }),
+        brokerMetric(METRIC.tokenRemainingLifetime, { statistic: cloudwatch.Stats.SAMPLE_COUNT, label: 'served' }),
         brokerMetric(METRIC.requestFailed, { label: 'refused' }),
       ]),
       graph(

@@ -34,7 +34,6 @@ export const METRICS_NAMESPACE = 'M2MTokenBroker';
 
 /** Metric names: part of the deployed product, since the construct alarms on some of them. */
 export const METRIC = {
-  tokenServed: 'TokenServed',
   requestFailed: 'RequestFailed',
   warmUpFailure: 'WarmUpFailure',
   tokenFetched: 'TokenFetched',
@@ -77,7 +76,10 @@ export const METRIC_DIMENSION = {
 /** Values of the `outcome` dimension of `TokenEndpointLatency`. */
 export const TOKEN_ENDPOINT_OUTCOME = { ok: 'ok', failed: 'failed' } as const;
 
-/** Where a served token came from, one metric per source (`TokenServed` counts them all). */
+/**
+ * Where a served token came from, one metric per source. The number of tokens served is the
+ * sample count of `TokenRemainingLifetime`, which every served token adds to.
+ */
 export const TOKEN_SOURCE_METRIC = {
   memory: 'TokenServedFromMemory',
   shared: 'TokenServedFromSharedCache',

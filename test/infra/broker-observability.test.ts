@@ -116,7 +116,8 @@ describe('Construct: BrokerDashboard', () => {
       .replaceAll('"', '\\"');
 
   it('graphs requests, and refusals by error code', () => {
-    expect(body).toContain(graphed(METRIC.tokenServed));
+    expect(body).toContain(graphed(METRIC.tokenRemainingLifetime));
+    expect(body).toContain('\\"stat\\":\\"SampleCount\\"');
     for (const code of Object.keys(BROKER_ERRORS)) {
       expect(body).toContain(graphed(METRIC.requestFailed, { [METRIC_DIMENSION.error]: code }));
     }

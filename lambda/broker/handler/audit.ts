@@ -19,6 +19,8 @@ export interface Caller {
   readonly sourceVpce?: string;
   /** API Gateway's request id, as in the access log. */
   readonly apiRequestId?: string;
+  /** Lambda's request id of the invocation (`function_request_id` in the line, as Powertools names it). */
+  readonly functionRequestId?: string;
 }
 
 export const DIRECT_CALLER: Caller = { channel: 'direct' };
@@ -78,7 +80,11 @@ function ownString(record: Readonly<Record<string, unknown>>, key: string): stri
  * at a fixed level: the audit does not depend on `POWERTOOLS_LOG_LEVEL`.
  */
 export function writeAudit(logger: Logger, caller: Caller, client: string | undefined, result: AuditOutcome): void {
-  logger.info(AUDIT.message, withoutEmpty({ [AUDIT.marker]: AUDIT.kind, ...caller, client, ...result }));
+  const { functionRequestId, ...who } = caller;
+  logger.info(
+    AUDIT.message,
+    withoutEmpty({ [AUDIT.marker]: AUDIT.kind, ...who, client, ...result, function_request_id: functionRequestId }),
+  );
 }
 
 function withoutEmpty<T extends object>(fields: T): T {

@@ -405,10 +405,9 @@ describe('Function: createBrokerHandler', () => {
       await invoke(apiEvent());
 
       // Assess
-      const perRequest = emfLines().filter((e) => METRIC.tokenServed in e.line);
+      const perRequest = emfLines().filter((e) => METRIC.tokenRemainingLifetime in e.line);
       expect(perRequest.map((e) => e.dimensions)).toEqual([[[METRIC_DIMENSION.service]], [[METRIC_DIMENSION.service]]]);
       expect(perRequest[0]?.line).toMatchObject({
-        [METRIC.tokenServed]: 1,
         [TOKEN_SOURCE_METRIC.fetched]: 1,
         [METRIC.tokenRemainingLifetime]: 3600,
         service: SERVICE_NAME,
