@@ -125,7 +125,8 @@ export class TokenCache {
   constructor(options: TokenCacheOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#memory = new MemoryTokenStore(this.#now);
-    this.#shared = options.shared;
+    // Wrapped once: its failures are told apart from the authorization server's.
+    this.#shared = options.shared && guarded(options.shared);
     this.#telemetry = options.telemetry ?? NO_TELEMETRY;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#owner = options.instanceId ?? randomUUID();
@@ -419,7 +420,7 @@ export class TokenCache {
   /** The shared tier, wrapped so its failures are told apart from the authorization server's; none while bypassed. */
   #sharedTier(): SharedTokenStore | undefined {
     if (!this.#shared || this.#now() < this.#tierDownUntil) return undefined;
-    return guarded(this.#shared);
+    return this.#shared;
   }
 
   #tierFailed(operation: string, error: unknown): void {
