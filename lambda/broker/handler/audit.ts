@@ -1,5 +1,4 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
-import { AUDIT } from '../../shared/contract.ts';
+import { AUDIT, SERVICE_NAME } from '../../shared/contract.ts';
 import type { BrokerErrorCode } from '../../shared/error-codes.ts';
 import type { TokenSource } from '../core/token-cache.ts';
 
@@ -11,19 +10,17 @@ import type { TokenSource } from '../core/token-cache.ts';
 export interface Caller {
   readonly channel: 'api' | 'direct';
   /** The signer's ARN, e.g. `arn:aws:sts::123456789012:assumed-role/orders-fn/orders-fn`. */
-  readonly principal?: string;
+  readonly principal?: string | undefined;
   /** Its principal id, e.g. `AROA...:orders-fn`. */
-  readonly callerId?: string;
-  readonly account?: string;
+  readonly callerId?: string | undefined;
+  readonly account?: string | undefined;
   /** The VPC endpoint the request came through (private APIs). */
-  readonly sourceVpce?: string;
+  readonly sourceVpce?: string | undefined;
   /** API Gateway's request id, as in the access log. */
-  readonly apiRequestId?: string;
+  readonly apiRequestId?: string | undefined;
   /** Lambda's request id of the invocation (`function_request_id` in the line, as Powertools names it). */
-  readonly functionRequestId?: string;
+  readonly functionRequestId?: string | undefined;
 }
-
-export const DIRECT_CALLER: Caller = { channel: 'direct' };
 
 /** What the audit says about one token request; never the token itself. */
 export type AuditOutcome =
@@ -43,50 +40,98 @@ export type AuditOutcome =
       readonly scope?: string;
     };
 
+/** Writes the audit line of one token request. */
+export type AuditLog = (caller: Caller, client: string | undefined, result: AuditOutcome) => void;
+
+export interface AuditLogOptions {
+  /** Receives each line, newline included. @default `process.stdout.write`, looked up per line */
+  readonly write?: (line: string) => void;
+  /** Epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+  /** Where Lambda puts the invocation's trace header (`_X_AMZN_TRACE_ID`). @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * The audit trail: one JSON line per token request, served or refused, straight to standard
+ * output. It is not a Powertools log call, for two reasons: no log level may silence it
+ * (`POWERTOOLS_LOG_LEVEL=ERROR` leaves it on), and on a cache hit it is the one line written, so
+ * its cost is most of the hit's (`npm run bench:handler`). The line has the keys a Powertools line
+ * has (`level`, `message`, `timestamp`, `service`, `function_request_id`, `xray_trace_id`), so the
+ * same Logs Insights queries read both. Fields without a value are left out (JSON.stringify drops
+ * `undefined`).
+ */
+export function createAuditLog({ write, now = Date.now, env = process.env }: AuditLogOptions = {}): AuditLog {
+  const writeLine = write ?? ((line: string) => process.stdout.write(line));
+  return (caller, client, result) => {
+    const line = {
+      level: 'INFO',
+      message: AUDIT.message,
+      timestamp: new Date(now()).toISOString(),
+      service: SERVICE_NAME,
+      [AUDIT.marker]: AUDIT.kind,
+      channel: caller.channel,
+      principal: caller.principal,
+      callerId: caller.callerId,
+      account: caller.account,
+      sourceVpce: caller.sourceVpce,
+      apiRequestId: caller.apiRequestId,
+      client,
+      ...result,
+      function_request_id: caller.functionRequestId,
+      xray_trace_id: traceRoot(env._X_AMZN_TRACE_ID),
+    };
+    writeLine(`${JSON.stringify(line)}\n`);
+  };
+}
+
+/** `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=...;Sampled=1` → `1-5759e988-...`, as Powertools reads it. */
+function traceRoot(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const root = header.split(';', 1)[0] as string;
+  return root.startsWith('Root=') ? root.slice('Root='.length) : undefined;
+}
+
+/** A direct invocation: no identity in the event. */
+export function directCaller(functionRequestId: string | undefined): Caller {
+  return { channel: 'direct', functionRequestId };
+}
+
 /**
  * The caller API Gateway identified. The event may be a direct invocation that only looks like
  * API Gateway's: only own string fields are taken, each cut to a length an ARN fits in.
  */
-export function callerOfApiEvent(event: Readonly<Record<string, unknown>>): Caller {
+export function callerOfApiEvent(
+  event: Readonly<Record<string, unknown>>,
+  functionRequestId: string | undefined,
+): Caller {
   const context = ownRecord(event, 'requestContext');
   const identity = ownRecord(context, 'identity');
-  return withoutEmpty({
+  return {
     channel: 'api',
     principal: ownString(identity, 'userArn'),
     callerId: ownString(identity, 'caller'),
     account: ownString(identity, 'accountId'),
     sourceVpce: ownString(identity, 'vpceId'),
     apiRequestId: ownString(context, 'requestId'),
-  });
+    functionRequestId,
+  };
 }
 
 /** Longest identity field the audit line repeats: an IAM ARN is at most 2048 characters. */
 const MAX_IDENTITY_LENGTH = 2048;
 
+const NO_FIELDS: Readonly<Record<string, unknown>> = Object.freeze({});
+
 function ownRecord(record: Readonly<Record<string, unknown>>, key: string): Readonly<Record<string, unknown>> {
   const value = Object.hasOwn(record, key) ? record[key] : undefined;
   return typeof value === 'object' && value !== null && !Array.isArray(value)
     ? (value as Readonly<Record<string, unknown>>)
-    : {};
+    : NO_FIELDS;
 }
 
+/** A non-empty own string field, bounded; anything else reads as absent. */
 function ownString(record: Readonly<Record<string, unknown>>, key: string): string | undefined {
   const value = Object.hasOwn(record, key) ? record[key] : undefined;
-  return typeof value === 'string' ? value.slice(0, MAX_IDENTITY_LENGTH) : undefined;
-}
-
-/**
- * Writes the audit line of one token request with `logger`, which the composition root creates
- * at a fixed level: the audit does not depend on `POWERTOOLS_LOG_LEVEL`.
- */
-export function writeAudit(logger: Logger, caller: Caller, client: string | undefined, result: AuditOutcome): void {
-  const { functionRequestId, ...who } = caller;
-  logger.info(
-    AUDIT.message,
-    withoutEmpty({ [AUDIT.marker]: AUDIT.kind, ...who, client, ...result, function_request_id: functionRequestId }),
-  );
-}
-
-function withoutEmpty<T extends object>(fields: T): T {
-  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== null && v !== '')) as T;
+  return typeof value === 'string' && value.length > 0 ? value.slice(0, MAX_IDENTITY_LENGTH) : undefined;
 }

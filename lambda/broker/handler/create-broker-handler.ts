@@ -21,6 +21,7 @@ import { TokenBroker } from '../core/token-broker.ts';
 import { TokenCache } from '../core/token-cache.ts';
 import { WebIdentityTokenCache } from '../core/web-identity-token-cache.ts';
 import type { WebIdentityTokenIssuer } from '../core/web-identity-token-issuer.ts';
+import { createAuditLog } from './audit.ts';
 import { createHandler } from './create-handler.ts';
 import { meteredTokenEndpoint } from './metered-token-endpoint.ts';
 import type { SharedCacheSettings } from './shared-cache-settings.ts';
@@ -31,10 +32,10 @@ export interface BrokerHandlerOverrides {
   /** @default a Powertools logger for the broker's service, at POWERTOOLS_LOG_LEVEL */
   readonly logger?: Logger;
   /**
-   * Writes the audit lines (one per token request), whatever the broker's log level.
-   * @default a Powertools logger for the broker's service, fixed at INFO
+   * Receives the audit lines (one JSON line per token request), whatever the broker's log level.
+   * @default standard output
    */
-  readonly auditLogger?: Logger;
+  readonly writeAuditLine?: (line: string) => void;
   /** @default Powertools metrics in the broker's namespace, with its service dimension */
   readonly metrics?: Metrics;
   /**
@@ -77,10 +78,9 @@ export interface BrokerHandler {
 export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandlerOverrides = {}): BrokerHandler {
   const now = overrides.now ?? Date.now;
   const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME });
-  // A level given to the constructor wins over POWERTOOLS_LOG_LEVEL: the audit stays on when the
-  // broker's own logs are turned down. (Lambda's advanced logging controls would still filter it;
-  // the construct does not set them.)
-  const auditLogger = overrides.auditLogger ?? new Logger({ serviceName: SERVICE_NAME, logLevel: 'INFO' });
+  // Not a logger: the audit stays on when the broker's own logs are turned down. (Lambda's
+  // advanced logging controls could still filter its INFO level; the construct does not set them.)
+  const audit = createAuditLog({ ...(overrides.writeAuditLine ? { write: overrides.writeAuditLine } : {}), now });
   const metrics = overrides.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
   let secretsManager = overrides.secretsManager;
   const reader = new SecretsManagerReader(() => {
@@ -116,7 +116,7 @@ export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandl
     ...(overrides.sharedCache ? { cacheNamespace: overrides.sharedCache.namespace } : {}),
     now,
   });
-  return { handler: createHandler({ broker, logger, auditLogger, metrics }), broker };
+  return { handler: createHandler({ broker, logger, audit, metrics }), broker };
 }
 
 /**

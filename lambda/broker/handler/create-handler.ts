@@ -9,7 +9,7 @@ import { BROKER_ERRORS } from '../../shared/error-codes.ts';
 import { type BrokerError, toBrokerError } from '../core/errors.ts';
 import { ECHO_LIMIT, quoteInput } from '../core/quote-input.ts';
 import type { InvocationBudget, TokenBroker, TokenRequest, WarmUpSummary } from '../core/token-broker.ts';
-import { type Caller, callerOfApiEvent, DIRECT_CALLER, writeAudit } from './audit.ts';
+import { type AuditLog, type Caller, callerOfApiEvent, directCaller } from './audit.ts';
 import { classifyEvent, parseApiRequest, parseDirectRequest } from './events.ts';
 import { type BrokerReply, errorReply, toApiGatewayResult, toDirectResult, tokenReply } from './responses.ts';
 import { describeError, recordRequestFailed, recordTokenServed, recordWarmUp } from './telemetry.ts';
@@ -17,8 +17,8 @@ import { describeError, recordRequestFailed, recordTokenServed, recordWarmUp } f
 export interface HandlerDeps {
   readonly broker: TokenBroker;
   readonly logger: Logger;
-  /** Writes one audit line per token request, at a level of its own (see `audit.ts`). */
-  readonly auditLogger: Logger;
+  /** Writes one audit line per token request, whatever the log level (see `audit.ts`). */
+  readonly audit: AuditLog;
   readonly metrics: Metrics;
 }
 
@@ -30,14 +30,14 @@ export interface HandlerDeps {
  * Every token request, served or refused, writes one audit line (`audit.ts`); a served token
  * writes nothing else, so a cache hit costs one log line besides the invocation's metrics.
  */
-export function createHandler({ broker, logger, auditLogger, metrics }: HandlerDeps) {
+export function createHandler({ broker, logger, audit, metrics }: HandlerDeps) {
   const serve = async (request: () => TokenRequest, budget: InvocationBudget, caller: Caller): Promise<BrokerReply> => {
     let tokenRequest: TokenRequest | undefined;
     try {
       tokenRequest = request();
       const token = await broker.getToken(tokenRequest, budget);
       recordTokenServed(metrics, token);
-      writeAudit(auditLogger, caller, tokenRequest.client, {
+      audit(caller, tokenRequest.client, {
         outcome: AUDIT.outcome.served,
         scope: token.scope,
         source: token.source,
@@ -55,7 +55,7 @@ export function createHandler({ broker, logger, auditLogger, metrics }: HandlerD
   const refuse = (error: BrokerError, caller: Caller, request: TokenRequest | undefined): void => {
     recordRequestFailed(metrics, error.code);
     log(logger, error, request?.client);
-    writeAudit(auditLogger, caller, request?.client, {
+    audit(caller, request?.client, {
       outcome: AUDIT.outcome.refused,
       status: BROKER_ERRORS[error.code].status,
       error: error.code,
@@ -68,7 +68,6 @@ export function createHandler({ broker, logger, auditLogger, metrics }: HandlerD
     context: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId'>,
   ): Promise<APIGatewayProxyResult | WarmUpSummary | object> => {
     const invocation = classifyEvent(event);
-    const invocationId = { functionRequestId: context.awsRequestId };
     const budget: InvocationBudget = { remainingMs: () => context.getRemainingTimeInMillis() };
     switch (invocation.kind) {
       case 'warmup': {
@@ -78,22 +77,20 @@ export function createHandler({ broker, logger, auditLogger, metrics }: HandlerD
         return summary;
       }
       case 'api': {
-        const caller = { ...callerOfApiEvent(invocation.event), ...invocationId };
+        const caller = callerOfApiEvent(invocation.event, context.awsRequestId);
         return toApiGatewayResult(await serve(() => parseApiRequest(invocation.event), budget, caller));
       }
       case 'direct':
         return toDirectResult(
-          await serve(() => parseDirectRequest(invocation.event), budget, { ...DIRECT_CALLER, ...invocationId }),
+          await serve(() => parseDirectRequest(invocation.event), budget, directCaller(context.awsRequestId)),
         );
       case 'invalid':
-        refuse(invocation.error, { ...DIRECT_CALLER, ...invocationId }, undefined);
+        refuse(invocation.error, directCaller(context.awsRequestId), undefined);
         return toDirectResult(errorReply(invocation.error));
     }
   };
 
   // logEvent: false wins over POWERTOOLS_LOGGER_LOG_EVENT, which would log the caller's Authorization header.
-  // The audit logger gets no Lambda context: its line carries the request id itself, and a second
-  // context injection per invocation was a tenth of a cache hit's cost (npm run bench:handler).
   return middy(handle)
     .use(injectLambdaContext(logger, { logEvent: false }))
     .use(logMetrics(metrics));
