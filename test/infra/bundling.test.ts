@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TokenBroker } from '../../lib/token-broker.ts';
+import { brokerSourceMap } from '../../scripts/broker-source-map.ts';
 import { CDK_JSON_CONTEXT, importEndpoint, TWO_CLIENTS } from './synth.ts';
 
 describe('Bundling: broker function', () => {
@@ -29,5 +30,26 @@ describe('Bundling: broker function', () => {
     expect(code).not.toMatch(/from\s*["']@aws-sdk\//);
     expect(code.length / code.split('\n').length).toBeGreaterThan(1000);
     expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(false);
+  });
+
+  it('is the bundle `npm run stack` maps: a position in it leads back to its TypeScript source', async () => {
+    // Prepare
+    const deployed = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
+    const { code, lookUp } = await brokerSourceMap();
+    const lines = code.split('\n');
+    const line = lines.findIndex((l) => l.includes('"Token request"'));
+
+    // Act
+    const position = lookUp(
+      `at x (file:///var/task/index.mjs:${line + 1}:${(lines[line] as string).indexOf('"Token request"') + 1})`,
+    );
+
+    // Assess
+    expect(code).toBe(deployed);
+    expect(position).toMatchObject({ source: 'lambda/shared/contract.ts' });
+    expect(readFileSync('lambda/shared/contract.ts', 'utf8').split('\n')[position.line - 1]).toContain(
+      "'Token request'",
+    );
+    expect(() => lookUp('index.mjs')).toThrow('is not a position');
   });
 });
