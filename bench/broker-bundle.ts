@@ -30,6 +30,26 @@ const BARE_SOURCE = `
   export const handler = middy(async (event) => ({ clients: clients().length, commands: commands.length, event }));
 `;
 
+/** The bare bundle, with the DynamoDB and KMS clients built at module scope as the fleet cache builds them. */
+const BARE_WITH_CACHE_CLIENTS = BARE_SOURCE.replace(
+  'export const handler',
+  'const cacheClients = [new DynamoDBClient({ requestHandler: new NodeHttpHandler() }), new KMSClient({ requestHandler: new NodeHttpHandler() })];\n  export const handler',
+).replace('clients().length,', 'clients().length + cacheClients.length,');
+
+/** The bare bundle plus Powertools Logger and Metrics, built and used as the broker uses them. */
+const BARE_WITH_POWERTOOLS = `
+  import { Logger } from '@aws-lambda-powertools/logger';
+  import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+  import { Metrics } from '@aws-lambda-powertools/metrics';
+  import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+  ${BARE_SOURCE.replace('export const handler = middy(async (event) => ({ clients: clients().length, commands: commands.length, event }));', '')}
+  const logger = new Logger({ serviceName: 'bare' });
+  const metrics = new Metrics({ namespace: 'Bare', serviceName: 'bare' });
+  export const handler = middy(async (event) => ({ clients: clients().length, commands: commands.length, event }))
+    .use(injectLambdaContext(logger, { logEvent: false }))
+    .use(logMetrics(metrics));
+`;
+
 /** The flags of lib/bundling.ts, for metadata and in memory. */
 const DEPLOYED: BuildOptions = {
   ...ESBUILD_DEPLOYED_OPTIONS,
@@ -45,7 +65,19 @@ export function bundleBroker(): Promise<BrokerBundle> {
 }
 
 export function bundleBare(): Promise<BrokerBundle> {
-  return bundle({ stdin: { contents: BARE_SOURCE, resolveDir: ROOT, loader: 'js', sourcefile: 'bare.js' } });
+  return bundleSource(BARE_SOURCE);
+}
+
+export function bundleBareWithCacheClients(): Promise<BrokerBundle> {
+  return bundleSource(BARE_WITH_CACHE_CLIENTS);
+}
+
+export function bundleBareWithPowertools(): Promise<BrokerBundle> {
+  return bundleSource(BARE_WITH_POWERTOOLS);
+}
+
+function bundleSource(contents: string): Promise<BrokerBundle> {
+  return bundle({ stdin: { contents, resolveDir: ROOT, loader: 'js', sourcefile: 'bare.js' } });
 }
 
 async function bundle(entry: BuildOptions): Promise<BrokerBundle> {
