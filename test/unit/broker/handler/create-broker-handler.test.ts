@@ -80,7 +80,13 @@ function apiEvent(overrides: Record<string, unknown> = {}): Record<string, unkno
  * A broker with literal secrets in front of a scripted token endpoint, logging through Powertools.
  * `defaultLoggers` leaves the loggers to the composition root, as the Lambda entry point does.
  */
-function setUp(endpoint: Endpoint = grantAll, { defaultLoggers = false } = {}) {
+function setUp(
+  endpoint: Endpoint = grantAll,
+  {
+    defaultLoggers = false,
+    writeAuditLine,
+  }: { defaultLoggers?: boolean; writeAuditLine?: (line: string) => void } = {},
+) {
   const requests: URLSearchParams[] = [];
   const fetch = (async (_url: string | URL | Request, init?: RequestInit) => {
     const form = new URLSearchParams(String(init?.body));
@@ -95,6 +101,7 @@ function setUp(endpoint: Endpoint = grantAll, { defaultLoggers = false } = {}) {
     ...(defaultLoggers ? {} : { logger }),
     metrics,
     tokenEndpoint: { fetch, now: Date.now, sleep, random },
+    ...(writeAuditLine ? { writeAuditLine } : {}),
   });
   return { invoke: (event: unknown) => handler(event, context) as Promise<unknown>, requests };
 }
@@ -250,6 +257,22 @@ describe('Function: createBrokerHandler', () => {
           error: 'unknown_client',
         }),
       ]);
+    });
+
+    it('sends the audit lines where writeAuditLine says, and only there', async () => {
+      // Prepare
+      const audit: string[] = [];
+      const { invoke } = setUp(grantAll, { writeAuditLine: (line) => audit.push(line) });
+
+      // Act
+      await invoke(apiEvent());
+
+      // Assess
+      expect(audit.map((line) => JSON.parse(line) as unknown)).toEqual([
+        expect.objectContaining({ [AUDIT.marker]: AUDIT.kind, outcome: AUDIT.outcome.served, client: 'shop' }),
+      ]);
+      expect(auditLines()).toEqual([]);
+      expect(logLines()).toContainEqual(expect.objectContaining({ message: 'Obtained a new token' }));
     });
 
     it('does not log the event even when POWERTOOLS_LOGGER_LOG_EVENT is set', async () => {
