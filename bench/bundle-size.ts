@@ -8,7 +8,8 @@
  *    also with source maps on (`--enable-source-maps`, as NODE_OPTIONS would set it). For
  *    reading the goal: how much of it Powertools alone takes, and the broker with the fleet cache
  *    on (it builds the DynamoDB and KMS clients at initialization), also against a bare bundle that
- *    builds the same two clients.
+ *    builds the same two clients; and the compile step alone (V8 parsing the bundle, no evaluation),
+ *    which grows with the bytes.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,6 +84,8 @@ try {
     barePowertools: () => importMs(join(dir, 'barePowertools.mjs')),
     brokerFleetCache: () => importMs(join(dir, 'broker.mjs'), { env: fleetCache }),
     bareCacheClients: () => importMs(join(dir, 'bareCacheClients.mjs')),
+    bareCompile: () => compileMs(join(dir, 'bare.mjs')),
+    brokerCompile: () => compileMs(join(dir, 'broker.mjs')),
   };
   const runs = Object.fromEntries(Object.keys(cases).map((name) => [name, [] as number[]])) as Record<
     keyof typeof cases,
@@ -102,6 +105,9 @@ try {
   console.log(`  broker, fleet cache on (the construct's default)   ${summary(ratios(runs.brokerFleetCache)).text}`);
   console.log(
     `    to bare with the DynamoDB and KMS clients built  ${summary(ratios(runs.brokerFleetCache, runs.bareCacheClients)).text}`,
+  );
+  console.log(
+    `  compile only (parse, no evaluation), broker to bare ${summary(ratios(runs.brokerCompile, runs.bareCompile)).text}; bare ${median(runs.bareCompile).toFixed(1)} ms`,
   );
   if (sizeRatio > GOAL_SIZE) console.log(`  size goal missed: ${sizeRatio.toFixed(3)} > ${GOAL_SIZE}`);
   if (brokerRatio.median > GOAL_IMPORT)
@@ -139,6 +145,24 @@ function importMs(file: string, options: { flags?: string[]; env?: Record<string
   });
   const ms = Number(result.stdout.trim());
   if (result.status !== 0 || !Number.isFinite(ms)) throw new Error(`import of ${file} failed: ${result.stderr}`);
+  return ms;
+}
+
+/**
+ * Milliseconds V8 takes to parse and compile `file` as a module, in a new node process, without
+ * linking or evaluating it: the part of a cold import that grows with the bundle's bytes.
+ */
+function compileMs(file: string): number {
+  const script = `import { SourceTextModule } from 'node:vm'; import { readFileSync } from 'node:fs';
+    const source = readFileSync(${JSON.stringify(file)}, 'utf8');
+    const t = performance.now(); new SourceTextModule(source); console.log(performance.now() - t);`;
+  const result = spawnSync(
+    process.execPath,
+    ['--experimental-vm-modules', '--no-warnings', '--input-type=module', '-e', script],
+    { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
+  );
+  const ms = Number(result.stdout.trim());
+  if (result.status !== 0 || !Number.isFinite(ms)) throw new Error(`compiling ${file} failed: ${result.stderr}`);
   return ms;
 }
 
