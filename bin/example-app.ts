@@ -39,6 +39,7 @@ export function buildExampleApp(app: App): TokenBrokerStack {
     apiGatewayCloudWatchRole: booleanContext('apiGatewayCloudWatchRole', context('apiGatewayCloudWatchRole')),
     reservedConcurrency: numberContext('reservedConcurrency', context('reservedConcurrency')),
     sharedCache: booleanContext('sharedCache', context('sharedCache')),
+    serviceName: context('serviceName'),
     brokerNetwork: layoutContext(context('brokerNetwork')),
     authServerCidrs: listContext(context('authServerCidrs')),
     alarmEmail: context('alarmEmail'),

@@ -5,11 +5,13 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { METRIC } from '../lambda/shared/contract.ts';
-import { brokerMetric, METRIC_PERIOD } from './broker-metrics.ts';
+import { type BrokerMetricSource, METRIC_PERIOD } from './broker-metrics.ts';
 import type { WarmUpSchedule } from './warm-up-schedule.ts';
 
 export interface BrokerAlarmsProps {
   readonly function: lambda.IFunction;
+  /** The broker's own metrics (its service). */
+  readonly metrics: BrokerMetricSource;
   readonly stage: { metricServerError(props?: cloudwatch.MetricOptions): cloudwatch.Metric };
   /** The warm-up schedule, when it is on: its undelivered events, failures and heartbeat. */
   readonly warmUp?: WarmUpSchedule;
@@ -31,6 +33,7 @@ export class BrokerAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: BrokerAlarmsProps) {
     super(scope, id);
+    const { metrics } = props;
     const fn = props.function;
     this.add('FunctionErrors', 'The token broker function failed', fn.metricErrors({ period: METRIC_PERIOD }));
     this.add(
@@ -46,17 +49,17 @@ export class BrokerAlarms extends Construct {
     this.add(
       'UpstreamFailures',
       'Token requests to an authorization server failed after retries',
-      brokerMetric(METRIC.upstreamFailure),
+      metrics.metric(METRIC.upstreamFailure),
     );
     if (props.sharedCache) {
       this.add(
         'SharedCacheFailures',
         "The fleet token cache's table or key failed (throttled, denied, unreachable); instances fell back to " +
           'memory and the authorization servers directly',
-        brokerMetric(METRIC.sharedCacheFailure),
+        metrics.metric(METRIC.sharedCacheFailure),
       );
     }
-    if (props.warmUp) this.addWarmUpAlarms(props.warmUp);
+    if (props.warmUp) this.addWarmUpAlarms(props.warmUp, metrics);
     if (props.topic) {
       const action = new actions.SnsAction(props.topic);
       for (const alarm of this.alarms) {
@@ -66,7 +69,7 @@ export class BrokerAlarms extends Construct {
     }
   }
 
-  private addWarmUpAlarms(warmUp: WarmUpSchedule): void {
+  private addWarmUpAlarms(warmUp: WarmUpSchedule, metrics: BrokerMetricSource): void {
     this.add(
       'WarmUpNotDelivered',
       'EventBridge could not deliver warm-up events to the broker: they went to the dead-letter queue ' +
@@ -77,12 +80,12 @@ export class BrokerAlarms extends Construct {
       'WarmUpFailures',
       'A warm-up could not refresh some tokens (authorization server, Secrets Manager or the fleet cache); ' +
         'see the "Warm-up done" log line',
-      brokerMetric(METRIC.warmUpFailure),
+      metrics.metric(METRIC.warmUpFailure),
     );
     const period = heartbeatPeriod(warmUp.interval);
     this.alarms.push(
       new cloudwatch.Alarm(this, 'WarmUpMissing', {
-        metric: brokerMetric(METRIC.warmUpRun, { period }),
+        metric: metrics.metric(METRIC.warmUpRun, { period }),
         alarmDescription:
           `No warm-up completed in ${MISSED_WARM_UPS} periods of ${period.toHumanString()}: the schedule is off, ` +
           'or the broker fails before it reports (see FunctionErrors)',

@@ -4,11 +4,13 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { METRIC, METRIC_DIMENSION, TOKEN_ENDPOINT_OUTCOME, TOKEN_SOURCE_METRIC } from '../lambda/shared/contract.ts';
 import { BROKER_ERRORS, type BrokerErrorCode } from '../lambda/shared/error-codes.ts';
-import { brokerMetric, brokerMetricSearch, METRIC_PERIOD } from './broker-metrics.ts';
+import { type BrokerMetricSource, METRIC_PERIOD } from './broker-metrics.ts';
 import type { WarmUpSchedule } from './warm-up-schedule.ts';
 
 export interface BrokerDashboardProps {
   readonly function: lambda.IFunction;
+  /** The broker's own metrics (its service). */
+  readonly metrics: BrokerMetricSource;
   readonly stage: apigateway.Stage;
   readonly alarms: readonly cloudwatch.IAlarm[];
   readonly warmUp?: WarmUpSchedule;
@@ -28,60 +30,61 @@ export class BrokerDashboard extends Construct {
 
   constructor(scope: Construct, id: string, props: BrokerDashboardProps) {
     super(scope, id);
+    const { metrics } = props;
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard');
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [...props.alarms], width: 2 * WIDTH, height: 3 }),
     );
     this.dashboard.addWidgets(
       graph('Token requests', [
-        brokerMetric(METRIC.tokenRemainingLifetime, { statistic: cloudwatch.Stats.SAMPLE_COUNT, label: 'served' }),
-        brokerMetric(METRIC.requestFailed, { label: 'refused' }),
+        metrics.metric(METRIC.tokenRemainingLifetime, { statistic: cloudwatch.Stats.SAMPLE_COUNT, label: 'served' }),
+        metrics.metric(METRIC.requestFailed, { label: 'refused' }),
       ]),
       graph(
         'Refused requests by error code',
         (Object.keys(BROKER_ERRORS) as BrokerErrorCode[]).map((code) =>
-          brokerMetric(METRIC.requestFailed, { dimensions: { [METRIC_DIMENSION.error]: code }, label: code }),
+          metrics.metric(METRIC.requestFailed, { dimensions: { [METRIC_DIMENSION.error]: code }, label: code }),
         ),
       ),
     );
     this.dashboard.addWidgets(
       graph(
         'Where served tokens came from',
-        Object.entries(TOKEN_SOURCE_METRIC).map(([source, name]) => brokerMetric(name, { label: source })),
+        Object.entries(TOKEN_SOURCE_METRIC).map(([source, name]) => metrics.metric(name, { label: source })),
       ),
       graph('Remaining lifetime of served tokens (seconds)', [
-        brokerMetric(METRIC.tokenRemainingLifetime, { statistic: cloudwatch.Stats.MINIMUM, label: 'minimum' }),
-        brokerMetric(METRIC.tokenRemainingLifetime, { statistic: cloudwatch.Stats.percentile(10), label: 'p10' }),
-        brokerMetric(METRIC.tokenRemainingLifetime, { statistic: cloudwatch.Stats.AVERAGE, label: 'average' }),
+        metrics.metric(METRIC.tokenRemainingLifetime, { statistic: cloudwatch.Stats.MINIMUM, label: 'minimum' }),
+        metrics.metric(METRIC.tokenRemainingLifetime, { statistic: cloudwatch.Stats.percentile(10), label: 'p10' }),
+        metrics.metric(METRIC.tokenRemainingLifetime, { statistic: cloudwatch.Stats.AVERAGE, label: 'average' }),
       ]),
     );
     const perServer = [METRIC_DIMENSION.authorizationServer, METRIC_DIMENSION.outcome];
     this.dashboard.addWidgets(
       graph('Token requests to each authorization server (after retries)', [
-        brokerMetricSearch(METRIC.tokenEndpointLatency, perServer, 'SampleCount'),
+        metrics.search(METRIC.tokenEndpointLatency, perServer, 'SampleCount'),
       ]),
       graph('Token endpoint latency, successful requests (ms)', [
-        brokerMetricSearch(METRIC.tokenEndpointLatency, perServer, 'p90', {
+        metrics.search(METRIC.tokenEndpointLatency, perServer, 'p90', {
           [METRIC_DIMENSION.outcome]: TOKEN_ENDPOINT_OUTCOME.ok,
         }),
       ]),
     );
     this.dashboard.addWidgets(
       graph('Warm-ups', [
-        brokerMetric(METRIC.warmUpRun, { label: 'runs' }),
-        brokerMetric(METRIC.warmUpRefreshed, { label: 'keys refreshed' }),
-        brokerMetric(METRIC.warmUpFresh, { label: 'keys still fresh' }),
-        brokerMetric(METRIC.warmUpFailure, { label: 'keys failed' }),
-        brokerMetric(METRIC.warmUpDeferred, { label: 'keys deferred' }),
+        metrics.metric(METRIC.warmUpRun, { label: 'runs' }),
+        metrics.metric(METRIC.warmUpRefreshed, { label: 'keys refreshed' }),
+        metrics.metric(METRIC.warmUpFresh, { label: 'keys still fresh' }),
+        metrics.metric(METRIC.warmUpFailure, { label: 'keys failed' }),
+        metrics.metric(METRIC.warmUpDeferred, { label: 'keys deferred' }),
         ...(props.warmUp ? [props.warmUp.metricUndelivered()] : []),
       ]),
       graph('Authorization servers and the fleet cache', [
-        brokerMetric(METRIC.upstreamFailure, { label: 'token requests failed after retries' }),
-        brokerMetric(METRIC.staleTokenServed, { label: 'stale tokens served (refresh failed)' }),
+        metrics.metric(METRIC.upstreamFailure, { label: 'token requests failed after retries' }),
+        metrics.metric(METRIC.staleTokenServed, { label: 'stale tokens served (refresh failed)' }),
         ...(props.sharedCache
           ? [
-              brokerMetric(METRIC.sharedCacheFailure, { label: 'fleet cache failures' }),
-              brokerMetric(METRIC.sharedCacheOversized, { label: 'tokens too large for the fleet cache' }),
+              metrics.metric(METRIC.sharedCacheFailure, { label: 'fleet cache failures' }),
+              metrics.metric(METRIC.sharedCacheOversized, { label: 'tokens too large for the fleet cache' }),
             ]
           : []),
       ]),

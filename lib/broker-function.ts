@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV, METRICS_NAMESPACE, SERVICE_NAME } from '../lambda/shared/contract.ts';
+import { ENV, METRICS_NAMESPACE } from '../lambda/shared/contract.ts';
 import { BROKER_ENTRY, brokerFunctionCode, nodejsFunctionDefaults } from './bundling.ts';
 import type { BrokerNetwork } from './token-broker-props.ts';
 
@@ -16,6 +16,8 @@ export interface BrokerFunctionProps {
   readonly timeout: Duration;
   readonly reservedConcurrency?: number;
   readonly logRetention: logs.RetentionDays;
+  /** The `service` of its log lines and metrics. */
+  readonly serviceName: string;
   /** @default outside any VPC */
   readonly network?: BrokerNetwork;
 }
@@ -67,7 +69,7 @@ export class BrokerFunction extends Construct {
       description: 'OAuth 2.0 client-credentials token broker',
       environment: {
         [ENV.brokerConfig]: props.configJson,
-        [ENV.powertoolsServiceName]: SERVICE_NAME,
+        [ENV.powertoolsServiceName]: props.serviceName,
         [ENV.powertoolsMetricsNamespace]: METRICS_NAMESPACE,
       },
       ...(network

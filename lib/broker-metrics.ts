@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { METRIC_DIMENSION, METRICS_NAMESPACE, SERVICE_NAME } from '../lambda/shared/contract.ts';
+import { METRIC_DIMENSION, METRICS_NAMESPACE } from '../lambda/shared/contract.ts';
 
 /** The period of the broker's alarms and graphs. */
 export const METRIC_PERIOD = Duration.minutes(5);
@@ -16,40 +16,46 @@ export interface BrokerMetricOptions {
 }
 
 /**
- * A metric the broker publishes (EMF, `lambda/broker/handler/telemetry.ts`): its namespace and
- * `service` dimension come from the contract both sides import, so a rename changes both.
+ * The metrics one broker publishes (EMF, `lambda/broker/handler/telemetry.ts`): the namespace
+ * and the `service` dimension come from the contract both sides import, so a rename changes
+ * both; the service is the broker's own (`TokenBroker`'s `serviceName`), so two brokers in one
+ * account and region do not share a metric.
  */
-export function brokerMetric(metricName: string, options: BrokerMetricOptions = {}): cloudwatch.Metric {
-  return new cloudwatch.Metric({
-    namespace: METRICS_NAMESPACE,
-    metricName,
-    dimensionsMap: { [METRIC_DIMENSION.service]: SERVICE_NAME, ...options.dimensions },
-    statistic: options.statistic ?? cloudwatch.Stats.SUM,
-    period: options.period ?? METRIC_PERIOD,
-    ...(options.label ? { label: options.label } : {}),
-  });
-}
+export class BrokerMetricSource {
+  constructor(readonly service: string) {}
 
-/**
- * A graph line per value of `dimensions` (besides `service`) that the broker has published, for
- * dimensions whose values are not known at synth time (the authorization servers' host names).
- * `filter` narrows the search, e.g. `{ outcome: 'ok' }`.
- */
-export function brokerMetricSearch(
-  metricName: string,
-  dimensions: readonly string[],
-  statistic: string,
-  filter: Readonly<Record<string, string>> = {},
-): cloudwatch.MathExpression {
-  const schema = [METRICS_NAMESPACE, METRIC_DIMENSION.service, ...dimensions].join(',');
-  const terms = Object.entries({ [METRIC_DIMENSION.service]: SERVICE_NAME, ...filter })
-    .map(([name, value]) => `${name}="${value}"`)
-    .join(' ');
-  return new cloudwatch.MathExpression({
-    expression: `SEARCH('{${schema}} MetricName="${metricName}" ${terms}', '${statistic}', ${METRIC_PERIOD.toSeconds()})`,
-    usingMetrics: {},
-    // A dynamic label: each line is named by its values of `dimensions`.
-    label: dimensions.map((d) => `\${PROP('Dim.${d}')}`).join(' '),
-    period: METRIC_PERIOD,
-  });
+  metric(metricName: string, options: BrokerMetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { [METRIC_DIMENSION.service]: this.service, ...options.dimensions },
+      statistic: options.statistic ?? cloudwatch.Stats.SUM,
+      period: options.period ?? METRIC_PERIOD,
+      ...(options.label ? { label: options.label } : {}),
+    });
+  }
+
+  /**
+   * A graph line per value of `dimensions` (besides `service`) that the broker has published, for
+   * dimensions whose values are not known at synth time (the authorization servers' host names).
+   * `filter` narrows the search, e.g. `{ outcome: 'ok' }`.
+   */
+  search(
+    metricName: string,
+    dimensions: readonly string[],
+    statistic: string,
+    filter: Readonly<Record<string, string>> = {},
+  ): cloudwatch.MathExpression {
+    const schema = [METRICS_NAMESPACE, METRIC_DIMENSION.service, ...dimensions].join(',');
+    const terms = Object.entries({ [METRIC_DIMENSION.service]: this.service, ...filter })
+      .map(([name, value]) => `${name}="${value}"`)
+      .join(' ');
+    return new cloudwatch.MathExpression({
+      expression: `SEARCH('{${schema}} MetricName="${metricName}" ${terms}', '${statistic}', ${METRIC_PERIOD.toSeconds()})`,
+      usingMetrics: {},
+      // A dynamic label: each line is named by its values of `dimensions`.
+      label: dimensions.map((d) => `\${PROP('Dim.${d}')}`).join(' '),
+      period: METRIC_PERIOD,
+    });
+  }
 }

@@ -136,6 +136,15 @@ export interface TokenBrokerProps {
   readonly alarmTopic?: sns.ITopic;
 
   /**
+   * The broker's name in its logs and metrics: the `service` field of every log line and the
+   * `service` dimension of every metric, which its alarms and dashboard watch. Give each broker in
+   * an account and region its own (two in one stack must differ), or their metrics add up and each
+   * one's alarms fire for the other. 1 to 64 letters, digits, dots, hyphens or underscores.
+   * @default 'token-broker'
+   */
+  readonly serviceName?: string;
+
+  /**
    * A CloudWatch dashboard of the broker: requests and errors by code, cache sources, token
    * requests and latency per authorization server, remaining lifetime of served tokens,
    * warm-ups, the fleet cache and the function.

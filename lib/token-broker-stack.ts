@@ -45,6 +45,12 @@ export interface TokenBrokerStackProps extends StackProps {
    */
   readonly sharedCache?: boolean;
   /**
+   * The broker's `service` in its logs and metrics; one per broker in an account and region. See
+   * `TokenBrokerProps.serviceName`.
+   * @default 'token-broker'
+   */
+  readonly serviceName?: string;
+  /**
    * Where the broker function runs; `endpoints` and `nat` need the VPC this stack creates.
    * @default 'outside'
    */
@@ -109,6 +115,7 @@ export class TokenBrokerStack extends Stack {
       reservedConcurrency: props.reservedConcurrency,
       sharedCache: props.sharedCache ?? true,
       alarmTopic: this.alarmTopic,
+      ...(props.serviceName === undefined ? {} : { serviceName: props.serviceName }),
     };
     if (props.vpcEndpointId !== undefined) {
       const endpoint = ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(this, 'ExecuteApiEndpoint', {

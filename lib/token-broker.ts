@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,6 +10,7 @@ import { BrokerAlarms } from './broker-alarms.ts';
 import { type BrokerConfigInput, validateBrokerConfig } from './broker-config-input.ts';
 import { BrokerDashboard } from './broker-dashboard.ts';
 import { BrokerFunction } from './broker-function.ts';
+import { BrokerMetricSource } from './broker-metrics.ts';
 import { ClientSecrets, secretIdOf } from './client-secrets.ts';
 import { PrivateTokenApi } from './private-token-api.ts';
 import { checkProps } from './props-error.ts';
@@ -41,6 +42,8 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
   readonly vpcEndpoint?: ec2.InterfaceVpcEndpoint;
   readonly alarms: readonly cloudwatch.Alarm[];
   readonly clientNames: readonly string[];
+  /** The `service` of its log lines and metrics (prop `serviceName`). */
+  readonly serviceName: string;
   private readonly strictTokenAccess: boolean;
 
   constructor(scope: Construct, id: string, props: TokenBrokerProps) {
@@ -50,6 +53,8 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
     const maxDeadlineMs = Math.max(...parsed.clients.map((c) => c.deadlineMs));
     const settings = checkProps(this, () => validateTokenBrokerProps(props, maxDeadlineMs));
     this.clientNames = parsed.clients.map((c) => c.name);
+    this.serviceName = settings.serviceName;
+    checkProps(this, () => checkServiceNameUnique(this));
     this.strictTokenAccess = props.strictTokenAccess ?? true;
 
     const secrets = checkProps(
@@ -62,6 +67,7 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
       timeout: settings.timeout,
       reservedConcurrency: settings.reservedConcurrency,
       logRetention: settings.logRetention,
+      serviceName: settings.serviceName,
       network: props.brokerNetwork,
     });
     this.function = broker.function;
@@ -126,8 +132,10 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
       // failure already shows in the function's Errors alarm.
       this.function.configureAsyncInvoke({ retryAttempts: 0 });
     }
+    const metrics = new BrokerMetricSource(settings.serviceName);
     this.alarms = new BrokerAlarms(this, 'Alarms', {
       function: this.function,
+      metrics,
       stage: this.api.api.deploymentStage,
       warmUp,
       sharedCache: this.sharedCache !== undefined,
@@ -136,6 +144,7 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
     if (props.dashboard ?? true) {
       this.dashboard = new BrokerDashboard(this, 'Dashboard', {
         function: this.function,
+        metrics,
         stage: this.api.api.deploymentStage,
         alarms: this.alarms,
         warmUp,
@@ -230,6 +239,22 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
 }
 
 /** The configuration the function gets: every client's secret named by ARN, the rest as given. */
+/**
+ * Two brokers in one stack share an account and region: with the same service name their metrics
+ * would add up and each one's alarms would fire for the other.
+ */
+function checkServiceNameUnique(broker: TokenBroker): void {
+  if (Token.isUnresolved(broker.serviceName)) return;
+  const twin = Stack.of(broker)
+    .node.findAll()
+    .find((c): c is TokenBroker => c !== broker && c instanceof TokenBroker && c.serviceName === broker.serviceName);
+  if (twin) {
+    throw new Error(
+      `serviceName "${broker.serviceName}" is also the service name of ${twin.node.path}: give each broker its own, or their metrics and alarms mix`,
+    );
+  }
+}
+
 function runtimeConfig(config: BrokerConfigInput, secrets: ClientSecrets): BrokerConfigInput {
   return {
     ...config,

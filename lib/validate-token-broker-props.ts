@@ -1,6 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { ENV } from '../lambda/shared/contract.ts';
+import { ENV, SERVICE_NAME, SERVICE_NAME_PATTERN, SERVICE_NAME_SYNTAX } from '../lambda/shared/contract.ts';
 import { CACHE_NAMESPACE_MAX_LENGTH, CACHE_NAMESPACE_SYNTAX } from './shared-token-cache.ts';
 import type { SharedCacheOptions, TokenBrokerProps } from './token-broker-props.ts';
 import { warmUpLookAheadSeconds } from './warm-up-schedule.ts';
@@ -18,6 +18,7 @@ export interface TokenBrokerSettings {
   readonly warmUpInterval?: Duration;
   /** `undefined` when the fleet cache is off (memory only). */
   readonly sharedCache?: SharedCacheOptions;
+  readonly serviceName: string;
 }
 
 /** API Gateway's integration timeout; the function must give up before it. */
@@ -59,6 +60,10 @@ export function validateTokenBrokerProps(props: TokenBrokerProps, maxDeadlineMs:
     }
     warmUpLookAheadSeconds(warmUpInterval);
   }
+  const serviceName = props.serviceName ?? SERVICE_NAME;
+  if (!Token.isUnresolved(serviceName) && !SERVICE_NAME_PATTERN.test(serviceName)) {
+    throw new Error(`serviceName "${serviceName.slice(0, 80)}" must be ${SERVICE_NAME_SYNTAX}`);
+  }
   const stageName = props.stageName ?? 'v1';
   if (!Token.isUnresolved(stageName) && !STAGE_NAME.test(stageName)) {
     throw new Error(`stageName "${stageName}" must be 1 to 128 letters, digits, hyphens or underscores`);
@@ -75,6 +80,7 @@ export function validateTokenBrokerProps(props: TokenBrokerProps, maxDeadlineMs:
     throttlingBurstLimit: integerIn(props.throttlingBurstLimit ?? 100, 'throttlingBurstLimit', 1, 5_000),
     ...(warmUpInterval ? { warmUpInterval } : {}),
     ...(sharedCache ? { sharedCache } : {}),
+    serviceName,
   };
 }
 

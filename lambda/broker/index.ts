@@ -5,6 +5,7 @@
 import { ENV } from '../shared/contract.ts';
 import { ConfigError, parseBrokerConfigJson } from './core/config.ts';
 import { createBrokerHandler } from './handler/create-broker-handler.ts';
+import { serviceNameFrom } from './handler/service-name.ts';
 import { sharedCacheSettingsFrom } from './handler/shared-cache-settings.ts';
 
 function loadConfig() {
@@ -15,4 +16,7 @@ function loadConfig() {
 
 const sharedCache = sharedCacheSettingsFrom(process.env);
 
-export const { handler } = createBrokerHandler(loadConfig(), sharedCache ? { sharedCache } : {});
+export const { handler } = createBrokerHandler(loadConfig(), {
+  serviceName: serviceNameFrom(process.env),
+  ...(sharedCache ? { sharedCache } : {}),
+});

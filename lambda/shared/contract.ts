@@ -26,8 +26,17 @@ export const ENV = {
 /** Namespace of the fleet cache's keys when `TOKEN_CACHE_NAMESPACE` is unset. */
 export const DEFAULT_CACHE_NAMESPACE = 'default';
 
-/** Powertools service name: the `service` dimension of every metric. */
+/**
+ * Powertools service name: the `service` field of every log line and the `service` dimension of
+ * every metric. The default; a broker deployed beside another in the same account and region
+ * gets its own (`TokenBroker`'s `serviceName`), so their metrics, alarms and dashboards stay apart.
+ */
 export const SERVICE_NAME = 'token-broker';
+
+/** What a service name may be: it is a metric dimension value and appears in alarm names. */
+export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const SERVICE_NAME_SYNTAX =
+  '1 to 64 letters, digits, dots, hyphens or underscores, starting with a letter or digit';
 
 /** CloudWatch namespace of the broker's metrics (EMF). */
 export const METRICS_NAMESPACE = 'M2MTokenBroker';

@@ -154,3 +154,27 @@ describe('Construct: TokenBroker audit query', () => {
     });
   });
 });
+
+describe('Construct: TokenBroker serviceName', () => {
+  it('names the service in the function, and every broker metric its alarms and dashboard watch', () => {
+    // Act
+    const template = build({ serviceName: 'orders-broker' });
+
+    // Assess
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'orders-broker' }) },
+    });
+    const brokerAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+      .map((resource) => resource.Properties as { Namespace?: string; Dimensions?: unknown })
+      .filter((properties) => properties.Namespace === METRICS_NAMESPACE);
+    expect(brokerAlarms.length).toBeGreaterThanOrEqual(3);
+    for (const properties of brokerAlarms) {
+      expect(properties.Dimensions).toEqual([{ Name: METRIC_DIMENSION.service, Value: 'orders-broker' }]);
+    }
+    const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]);
+    // Graphs name the dimension as ["service","orders-broker"], searches as service="orders-broker".
+    expect(body).toMatch(/\\+"service\\+",\\+"orders-broker\\+"/);
+    expect(body).toMatch(/service=\\+"orders-broker\\+"/);
+    expect(body).not.toContain(SERVICE_NAME);
+  });
+});

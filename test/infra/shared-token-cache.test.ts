@@ -175,7 +175,8 @@ describe('Function: default cache namespace', () => {
     const stack = new Stack(new App({ context: TEST_CONTEXT }), 'Stack', { stackName });
     const vpcEndpoints = [importEndpoint(stack)];
     return brokerIds.map(
-      (id) => new TokenBroker(stack, id, { config: TWO_CLIENTS, vpcEndpoints }).sharedCache?.namespace,
+      // Each its own service name: two brokers of one stack must not share their metrics.
+      (id) => new TokenBroker(stack, id, { config: TWO_CLIENTS, vpcEndpoints, serviceName: id }).sharedCache?.namespace,
     );
   }
 

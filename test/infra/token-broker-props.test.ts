@@ -68,6 +68,11 @@ describe('Construct: TokenBroker props validation', () => {
     ['a rate of zero', () => ({ throttlingRateLimit: 0 }), 'throttlingRateLimit must be a number from 1'],
     ['a bad stage name', () => ({ stageName: 'v1/beta' }), 'stageName "v1/beta" must be 1 to 128 letters'],
     [
+      'a service name that cannot be a metric dimension',
+      () => ({ serviceName: 'orders broker' }),
+      'serviceName "orders broker" must be 1 to 64 letters, digits, dots, hyphens or underscores',
+    ],
+    [
       'a warm-up interval in seconds',
       () => ({ warmUpInterval: Duration.seconds(90) }),
       'warmUpInterval must be a whole number of minutes',
@@ -146,5 +151,28 @@ describe('Construct: TokenBroker props validation', () => {
         config: { clients: [{ ...shop, name: new CfnParameter(stack, 'Name').valueAsString }] },
       })),
     ).toThrow('config.clients[0].name must be a literal string');
+  });
+
+  it('refuses a second broker in the stack with the same service name, naming the first', () => {
+    // Prepare
+    const stack = newTestStack();
+    const endpoints = [importEndpoint(stack)];
+    new TokenBroker(stack, 'Orders', { config: TWO_CLIENTS, vpcEndpoints: endpoints });
+
+    // Act
+    const second = () => new TokenBroker(stack, 'Payroll', { config: TWO_CLIENTS, vpcEndpoints: endpoints });
+
+    // Assess
+    expect(second).toThrow(
+      'Invalid props of Test/Payroll: serviceName "token-broker" is also the service name of Test/Orders',
+    );
+    expect(
+      () =>
+        new TokenBroker(stack, 'Billing', {
+          config: TWO_CLIENTS,
+          vpcEndpoints: endpoints,
+          serviceName: 'billing-broker',
+        }),
+    ).not.toThrow();
   });
 });

@@ -130,4 +130,17 @@ describe.skipIf(skipReason !== undefined)(title, () => {
     // Assess
     await expect(start).rejects.toThrow(/BROKER_CONFIG is not set/);
   });
+
+  it('fails the cold start on a service name no metric could carry, naming the variable', async () => {
+    // Act
+    const config = {
+      clients: [
+        { name: 'shop', tokenEndpoint: server.tokenEndpoint, clientId: 'm2m', clientSecret: { secretId: secretArn } },
+      ],
+    };
+    const start = coldStart({ ...environment(config), POWERTOOLS_SERVICE_NAME: 'orders broker' });
+
+    // Assess
+    await expect(start).rejects.toThrow(/POWERTOOLS_SERVICE_NAME must be 1 to 64 letters/);
+  });
 });

@@ -44,6 +44,8 @@ export type AuditOutcome =
 export type AuditLog = (caller: Caller, client: string | undefined, result: AuditOutcome) => void;
 
 export interface AuditLogOptions {
+  /** The line's `service`. @default `SERVICE_NAME` */
+  readonly service?: string;
   /** Receives each line, newline included. @default `process.stdout.write`, looked up per line */
   readonly write?: (line: string) => void;
   /** Epoch milliseconds. @default Date.now */
@@ -61,14 +63,19 @@ export interface AuditLogOptions {
  * same Logs Insights queries read both. Fields without a value are left out (JSON.stringify drops
  * `undefined`).
  */
-export function createAuditLog({ write, now = Date.now, env = process.env }: AuditLogOptions = {}): AuditLog {
+export function createAuditLog({
+  service = SERVICE_NAME,
+  write,
+  now = Date.now,
+  env = process.env,
+}: AuditLogOptions = {}): AuditLog {
   const writeLine = write ?? ((line: string) => process.stdout.write(line));
   return (caller, client, result) => {
     const line = {
       level: 'INFO',
       message: AUDIT.message,
       timestamp: new Date(now()).toISOString(),
-      service: SERVICE_NAME,
+      service,
       [AUDIT.marker]: AUDIT.kind,
       channel: caller.channel,
       principal: caller.principal,

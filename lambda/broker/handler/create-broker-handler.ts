@@ -29,6 +29,11 @@ import { powertoolsTelemetry } from './telemetry.ts';
 
 /** What a caller of {@link createBrokerHandler} may replace; everything has a production default. */
 export interface BrokerHandlerOverrides {
+  /**
+   * The `service` of log lines and metrics: one per broker in an account and region.
+   * @default `SERVICE_NAME` (`token-broker`)
+   */
+  readonly serviceName?: string;
   /** @default a Powertools logger for the broker's service, at POWERTOOLS_LOG_LEVEL */
   readonly logger?: Logger;
   /**
@@ -77,11 +82,16 @@ export interface BrokerHandler {
  */
 export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandlerOverrides = {}): BrokerHandler {
   const now = overrides.now ?? Date.now;
-  const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME });
+  const serviceName = overrides.serviceName ?? SERVICE_NAME;
+  const logger = overrides.logger ?? new Logger({ serviceName });
   // Not a logger: the audit stays on when the broker's own logs are turned down. (Lambda's
   // advanced logging controls could still filter its INFO level; the construct does not set them.)
-  const audit = createAuditLog({ ...(overrides.writeAuditLine ? { write: overrides.writeAuditLine } : {}), now });
-  const metrics = overrides.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  const audit = createAuditLog({
+    service: serviceName,
+    ...(overrides.writeAuditLine ? { write: overrides.writeAuditLine } : {}),
+    now,
+  });
+  const metrics = overrides.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
   let secretsManager = overrides.secretsManager;
   const reader = new SecretsManagerReader(() => {
     secretsManager ??= createSecretsManagerClient();

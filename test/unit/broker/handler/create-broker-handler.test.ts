@@ -259,6 +259,31 @@ describe('Function: createBrokerHandler', () => {
       ]);
     });
 
+    it("names the broker's own service in its log lines, audit lines and metrics", async () => {
+      // Prepare: the loggers and metrics the Lambda entry point gets, metrics on.
+      vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+      const { sleep, random } = virtualTime();
+      const { handler } = createBrokerHandler(brokerConfig([{ name: 'shop' }]), {
+        serviceName: 'orders-broker',
+        tokenEndpoint: {
+          fetch: async (_url, init) => grantAll(new URLSearchParams(String(init?.body))),
+          now: Date.now,
+          sleep,
+          random,
+        },
+      });
+
+      // Act
+      await handler(apiEvent(), context);
+
+      // Assess
+      const lines = logLines();
+      expect(lines.length).toBeGreaterThanOrEqual(3);
+      for (const line of lines) expect(line.service).toBe('orders-broker');
+      expect(lines).toContainEqual(expect.objectContaining({ [AUDIT.marker]: AUDIT.kind }));
+      expect(lines).toContainEqual(expect.objectContaining({ _aws: expect.anything(), TokenServedFetched: 1 }));
+    });
+
     it('sends the audit lines where writeAuditLine says, and only there', async () => {
       // Prepare
       const audit: string[] = [];
