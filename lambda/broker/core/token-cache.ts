@@ -71,6 +71,14 @@ export interface TokenCacheOptions {
   readonly cooldowns?: CooldownPolicy;
   /** After a shared-tier failure, how long it is bypassed. @default 30000 (ms) */
   readonly sharedTierCooldownMs?: number;
+  /**
+   * The longest a shared-tier call takes while the instance runs, its retries included (the
+   * adapter's SDK timeouts bound it). A call that fails after longer was in flight while Lambda
+   * froze the instance, and timed out when it thawed: that says nothing about the tier, so the
+   * tier is neither bypassed nor reported failing.
+   * @default 10000 (ms)
+   */
+  readonly sharedTierCallLimitMs?: number;
   /** How often one instance records a key's last use in the shared tier. @default 60000 (ms) */
   readonly touchIntervalMs?: number;
 }
@@ -99,7 +107,8 @@ const POLL_MAX_MS = 500;
  *   on the lease and the token version; a failure is recorded with its cool-down. A token marked
  *   `ephemeral` (too short-lived to cache) goes to the requests waiting for it and nowhere else.
  * - **Shared tier failing** (unreachable, throttled, denied): bypassed for a cool-down; the
- *   instance falls back to memory and fetching directly. It never fails a caller.
+ *   instance falls back to memory and fetching directly. It never fails a caller. A call that
+ *   fails only after Lambda froze the instance with it in flight is no tier failure.
  *
  * A Lambda instance may be frozen with a refresh in flight: a refresh that resumes late commits
  * only if its lease still holds, and memory never trades a token for a shorter-lived one.
@@ -114,6 +123,7 @@ export class TokenCache {
   readonly #refreshWaitMs: number;
   readonly #cooldowns: CooldownPolicy;
   readonly #tierCooldownMs: number;
+  readonly #tierCallLimitMs: number;
   readonly #touchIntervalMs: number;
   readonly #inFlight = new Map<string, Promise<CacheResult>>();
   /** Per key: the last refresh failure, until its cool-down ends. */
@@ -126,13 +136,14 @@ export class TokenCache {
     this.#now = options.now ?? Date.now;
     this.#memory = new MemoryTokenStore(this.#now);
     // Wrapped once: its failures are told apart from the authorization server's.
-    this.#shared = options.shared && guarded(options.shared);
+    this.#shared = options.shared && guarded(options.shared, this.#now);
     this.#telemetry = options.telemetry ?? NO_TELEMETRY;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#owner = options.instanceId ?? randomUUID();
     this.#refreshWaitMs = options.refreshWaitMs ?? 250;
     this.#cooldowns = options.cooldowns ?? DEFAULT_COOLDOWNS;
     this.#tierCooldownMs = options.sharedTierCooldownMs ?? 30_000;
+    this.#tierCallLimitMs = options.sharedTierCallLimitMs ?? 10_000;
     this.#touchIntervalMs = options.touchIntervalMs ?? 60_000;
   }
 
@@ -285,7 +296,7 @@ export class TokenCache {
       return await this.#awaitHolder(shared, request, need, remainingMs);
     } catch (error) {
       if (!(error instanceof SharedTierError)) throw error;
-      this.#tierFailed(error.operation, error.cause);
+      this.#tierFailed(error.operation, error);
       return this.#fetchDirectly(request, current);
     }
   }
@@ -424,6 +435,8 @@ export class TokenCache {
   }
 
   #tierFailed(operation: string, error: unknown): void {
+    // Frozen mid-call: the operation failed (its caller falls back as usual), the tier did not.
+    if (error instanceof SharedTierError && error.elapsedMs > this.#tierCallLimitMs) return;
     const cause = error instanceof SharedTierError ? error.cause : error;
     const now = this.#now();
     if (now >= this.#tierDownUntil) this.#telemetry.sharedTierFailed(operation, cause);
@@ -469,18 +482,22 @@ class SharedTierError extends Error {
   constructor(
     readonly operation: string,
     cause: unknown,
+    /** From the call to its failure, by the cache's clock. */
+    readonly elapsedMs: number,
   ) {
     super(`The shared token tier failed (${operation})`, { cause });
   }
 }
 
-function guarded(store: SharedTokenStore): SharedTokenStore {
+function guarded(store: SharedTokenStore, now: () => number): SharedTokenStore {
   const wrap =
     <A extends unknown[], R>(operation: string, call: (...args: A) => Promise<R>) =>
-    (...args: A): Promise<R> =>
-      call(...args).catch((error: unknown) => {
-        throw new SharedTierError(operation, error);
+    (...args: A): Promise<R> => {
+      const startedAt = now();
+      return call(...args).catch((error: unknown) => {
+        throw new SharedTierError(operation, error, now() - startedAt);
       });
+    };
   return {
     read: wrap('read', (key) => store.read(key)),
     acquireLease: wrap('acquireLease', (key, request) => store.acquireLease(key, request)),

@@ -637,6 +637,50 @@ describe('Class: TokenCache', () => {
     });
   });
 
+  describe('an instance Lambda froze with a shared-tier call in flight', () => {
+    /** A refresh-ahead whose table read is in flight when the handler returns and Lambda freezes. */
+    async function frozenDuringRead(frozenMs: number) {
+      const table = new FakeSharedStore();
+      const server = authorizationServer();
+      const { events, telemetry } = recordingTelemetry();
+      const tokens = cache({ shared: table, telemetry });
+      await tokens.get(request(server));
+      vi.advanceTimersByTime(REFRESH_POINT_MS + 1);
+      const read = table.read.bind(table);
+      // The SDK's request timer fires as soon as the environment thaws: the call fails then.
+      table.read = () =>
+        new Promise((_, reject) =>
+          setTimeout(() => reject(Object.assign(new Error('Request timed out'), { name: 'TimeoutError' })), frozenMs),
+        );
+      const served = tokens.get(request(server));
+      await vi.advanceTimersByTimeAsync(250);
+      expect(await served).toMatchObject({ source: 'memory', token: { accessToken: 'token-1' } });
+      await vi.advanceTimersByTimeAsync(frozenMs);
+      table.read = read;
+      const readsBefore = table.count('read');
+      await tokens.get(request(server, { key: 'other', descriptor: { client: 'shop', scopes: ['write'] } }));
+      return { events, readsAfterThaw: table.count('read') - readsBefore };
+    }
+
+    it('keeps using the tier and reports nothing when the call failed only after the freeze', async () => {
+      // Act: frozen for five minutes.
+      const { events, readsAfterThaw } = await frozenDuringRead(300_000);
+
+      // Assess: the next key's refresh reads the table.
+      expect(events).toEqual([]);
+      expect(readsAfterThaw).toBe(1);
+    });
+
+    it('still bypasses the tier for a call that failed within its bounds (control)', async () => {
+      // Act: a call that failed after two seconds, as a hung table does.
+      const { events, readsAfterThaw } = await frozenDuringRead(2_000);
+
+      // Assess
+      expect(events).toEqual(['sharedTierFailed:read']);
+      expect(readsAfterThaw).toBe(0);
+    });
+  });
+
   describe("a caller's freshness requirement (min TTL)", () => {
     it('serves the cached token while it lives long enough, and gets a new one when it does not', async () => {
       // Prepare: a one-hour token with twenty minutes left, before its refresh point.
