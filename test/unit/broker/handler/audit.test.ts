@@ -16,6 +16,15 @@ function capture(env: Record<string, string | undefined> = {}): { audit: AuditLo
   return { audit: createAuditLog({ write: (line) => lines.push(line), now: () => NOW, env }), lines };
 }
 
+/** What every audit line starts with: the keys of a Powertools line, and the audit marker. */
+const EVERY_LINE = {
+  level: 'INFO',
+  message: AUDIT.message,
+  timestamp: '2026-11-28T12:00:00.000Z',
+  service: SERVICE_NAME,
+  [AUDIT.marker]: AUDIT.kind,
+};
+
 const SERVED = {
   outcome: AUDIT.outcome.served,
   scope: 'read',
@@ -55,11 +64,7 @@ describe('Function: createAuditLog', () => {
     expect(lines[0]?.endsWith('\n')).toBe(true);
     expect(lines[0]?.indexOf('\n')).toBe((lines[0]?.length ?? 0) - 1);
     expect(JSON.parse(lines[0] as string)).toEqual({
-      level: 'INFO',
-      message: AUDIT.message,
-      timestamp: '2026-11-28T12:00:00.000Z',
-      service: SERVICE_NAME,
-      [AUDIT.marker]: AUDIT.kind,
+      ...EVERY_LINE,
       channel: 'api',
       principal: 'arn:aws:sts::123456789012:assumed-role/orders-fn/orders-fn',
       callerId: 'AROAEXAMPLE:orders-fn',
@@ -86,11 +91,7 @@ describe('Function: createAuditLog', () => {
 
     // Assess
     expect(JSON.parse(lines[0] as string)).toEqual({
-      level: 'INFO',
-      message: AUDIT.message,
-      timestamp: '2026-11-28T12:00:00.000Z',
-      service: SERVICE_NAME,
-      [AUDIT.marker]: AUDIT.kind,
+      ...EVERY_LINE,
       channel: 'direct',
       outcome: 'refused',
       status: 400,
