@@ -1,3 +1,4 @@
+import { getXRayTraceIdFromEnv } from '@aws-lambda-powertools/commons/utils/env';
 import { AUDIT, SERVICE_NAME } from '../../shared/contract.ts';
 import type { BrokerErrorCode } from '../../shared/error-codes.ts';
 import type { TokenSource } from '../core/token-cache.ts';
@@ -50,8 +51,11 @@ export interface AuditLogOptions {
   readonly write?: (line: string) => void;
   /** Epoch milliseconds. @default Date.now */
   readonly now?: () => number;
-  /** Where Lambda puts the invocation's trace header (`_X_AMZN_TRACE_ID`). @default process.env */
-  readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The invocation's X-Ray trace id. @default Powertools' reading of it (Lambda's invoke store,
+   * else `_X_AMZN_TRACE_ID`), as its log lines carry it
+   */
+  readonly traceId?: () => string | undefined;
 }
 
 /**
@@ -67,7 +71,7 @@ export function createAuditLog({
   service = SERVICE_NAME,
   write,
   now = Date.now,
-  env = process.env,
+  traceId = getXRayTraceIdFromEnv,
 }: AuditLogOptions = {}): AuditLog {
   const writeLine = write ?? ((line: string) => process.stdout.write(line));
   return (caller, client, result) => {
@@ -86,17 +90,10 @@ export function createAuditLog({
       client,
       ...result,
       function_request_id: caller.functionRequestId,
-      xray_trace_id: traceRoot(env._X_AMZN_TRACE_ID),
+      xray_trace_id: traceId(),
     };
     writeLine(`${JSON.stringify(line)}\n`);
   };
-}
-
-/** `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=...;Sampled=1` → `1-5759e988-...`, as Powertools reads it. */
-function traceRoot(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const root = header.split(';', 1)[0] as string;
-  return root.startsWith('Root=') ? root.slice('Root='.length) : undefined;
 }
 
 /** A direct invocation: no identity in the event. */

@@ -11,9 +11,9 @@ const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
 const TRACE_HEADER = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
 
 /** An audit log writing into an array, with a fixed clock. */
-function capture(env: Record<string, string | undefined> = {}): { audit: AuditLog; lines: string[] } {
+function capture(): { audit: AuditLog; lines: string[] } {
   const lines: string[] = [];
-  return { audit: createAuditLog({ write: (line) => lines.push(line), now: () => NOW, env }), lines };
+  return { audit: createAuditLog({ write: (line) => lines.push(line), now: () => NOW }), lines };
 }
 
 /** What every audit line starts with: the keys of a Powertools line, and the audit marker. */
@@ -36,11 +36,13 @@ const SERVED = {
 describe('Function: createAuditLog', () => {
   afterEach(() => {
     vi.restoreAllMocks();
+    vi.unstubAllEnvs();
   });
 
   it('writes one JSON line with the keys of a Powertools line, the caller, the client and the outcome', () => {
     // Prepare
-    const { audit, lines } = capture({ _X_AMZN_TRACE_ID: TRACE_HEADER });
+    vi.stubEnv('_X_AMZN_TRACE_ID', TRACE_HEADER);
+    const { audit, lines } = capture();
     const caller = callerOfApiEvent(
       {
         requestContext: {
@@ -78,9 +80,10 @@ describe('Function: createAuditLog', () => {
     });
   });
 
-  it('leaves out what is unknown: identity of a direct call, the client of an unreadable event, the trace', () => {
+  it('leaves out what is unknown: identity of a direct call, the client of an unreadable event, no trace', () => {
     // Prepare
-    const { audit, lines } = capture({ _X_AMZN_TRACE_ID: 'Parent=53995c3f42cd8ad8' });
+    vi.stubEnv('_X_AMZN_TRACE_ID', undefined);
+    const { audit, lines } = capture();
 
     // Act
     audit(directCaller(undefined), undefined, {
@@ -101,7 +104,7 @@ describe('Function: createAuditLog', () => {
 
   it('writes to standard output by default, looked up per line (a capture set up later sees it)', () => {
     // Prepare
-    const audit = createAuditLog({ now: () => NOW, env: {} });
+    const audit = createAuditLog({ now: () => NOW });
     const written: string[] = [];
     vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
       written.push(String(chunk));
