@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -241,16 +241,29 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
 /** The configuration the function gets: every client's secret named by ARN, the rest as given. */
 /**
  * Two brokers in one stack share an account and region: with the same service name their metrics
- * would add up and each one's alarms would fire for the other.
+ * would add up and each one's alarms would fire for the other. Across the app's stacks, a twin in
+ * a stack of the same account and region (or both environment-agnostic) gets a warning: the
+ * construct cannot know where they are deployed.
  */
 function checkServiceNameUnique(broker: TokenBroker): void {
   if (Token.isUnresolved(broker.serviceName)) return;
-  const twin = Stack.of(broker)
-    .node.findAll()
-    .find((c): c is TokenBroker => c !== broker && c instanceof TokenBroker && c.serviceName === broker.serviceName);
-  if (twin) {
+  const stack = Stack.of(broker);
+  const twins = broker.node.root.node
+    .findAll()
+    .filter((c): c is TokenBroker => c !== broker && c instanceof TokenBroker && c.serviceName === broker.serviceName);
+  const inStack = twins.find((twin) => Stack.of(twin) === stack);
+  if (inStack) {
     throw new Error(
-      `serviceName "${broker.serviceName}" is also the service name of ${twin.node.path}: give each broker its own, or their metrics and alarms mix`,
+      `serviceName "${broker.serviceName}" is also the service name of ${inStack.node.path}: give each broker its own, or their metrics and alarms mix`,
+    );
+  }
+  const sameEnvironment = twins.find(
+    (twin) => Stack.of(twin).account === stack.account && Stack.of(twin).region === stack.region,
+  );
+  if (sameEnvironment) {
+    Annotations.of(broker).addWarningV2(
+      'm2m-token-broker:sharedServiceName',
+      `serviceName "${broker.serviceName}" is also the service name of ${sameEnvironment.node.path}: if both stacks deploy to the same account and region, give each broker its own, or their metrics and alarms mix`,
     );
   }
 }

@@ -1,4 +1,5 @@
-import { CfnParameter, Duration, Token } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -6,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { BrokerClientInput } from '../../lib/broker-config-input.ts';
 import { TokenBroker } from '../../lib/token-broker.ts';
 import type { TokenBrokerProps } from '../../lib/token-broker-props.ts';
-import { importEndpoint, newTestStack, TWO_CLIENTS } from './synth.ts';
+import { importEndpoint, newTestStack, TEST_CONTEXT, TWO_CLIENTS } from './synth.ts';
 
 type PropsFor = (stack: ReturnType<typeof newTestStack>) => Partial<TokenBrokerProps>;
 
@@ -174,5 +175,30 @@ describe('Construct: TokenBroker props validation', () => {
           serviceName: 'billing-broker',
         }),
     ).not.toThrow();
+  });
+
+  it('warns of a broker with the same service name in another stack of the same account and region', () => {
+    // Prepare
+    const app = new App({ context: TEST_CONTEXT });
+    const broker = (stackId: string, account: string) => {
+      const stack = new Stack(app, stackId, { env: { account, region: 'eu-west-1' } });
+      return new TokenBroker(stack, 'Broker', { config: TWO_CLIENTS, vpcEndpoints: [importEndpoint(stack)] });
+    };
+    broker('Orders', '111111111111');
+
+    // Act
+    const sameAccount = broker('Payroll', '111111111111');
+    const otherAccount = broker('PayrollProd', '222222222222');
+
+    // Assess
+    const warnings = (construct: TokenBroker) =>
+      Annotations.fromStack(Stack.of(construct))
+        .findWarning(
+          '*',
+          Match.stringLikeRegexp('serviceName "token-broker" is also the service name of Orders/Broker'),
+        )
+        .map((w) => w.id);
+    expect(warnings(sameAccount)).toEqual(['/Payroll/Broker']);
+    expect(warnings(otherAccount)).toEqual([]);
   });
 });
