@@ -170,6 +170,30 @@ describe('Broker with authMethod aws_web_identity (outbound identity federation)
       for (const assertion of assertions) expect(logs).not.toContain(assertion);
       expect(logs).not.toContain(reply.body.access_token as string);
     });
+
+    it('learns that the server accepts each assertion once, and then sends a new one without a refusal', async () => {
+      // Prepare: one refused replay teaches the broker.
+      const server = await authorizationServer({ assertionReuse: false });
+      const { url } = await broker(server);
+      await getToken(url, 'shop', 'read');
+      await getToken(url, 'shop', 'write');
+      const [requestsBefore, stsBefore] = [server.tokenRequestCount(), stsCalls().length];
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read write');
+
+      // Assess: one token request, one new assertion, and the lesson logged once.
+      expect(reply.status).toBe(200);
+      expect(server.tokenRequestCount() - requestsBefore).toBe(1);
+      expect(stsCalls().length - stsBefore).toBe(1);
+      expect(
+        output
+          .logLines()
+          .filter((line) =>
+            String(line.message).startsWith('The authorization server accepts each client assertion once'),
+          ),
+      ).toEqual([expect.objectContaining({ client: 'shop' })]);
+    });
   });
 
   describe('when the AWS account has outbound identity federation disabled', () => {

@@ -63,6 +63,8 @@ export interface BrokerTelemetry extends CacheTelemetry {
   servedStale(client: string, error: BrokerError): void;
   /** A token's refresh point comes sooner than the warm-up looks ahead: callers will see refresh-ahead. */
   refreshWindowTooShort(client: string, refreshWindowSeconds: number, lookAheadSeconds: number): void;
+  /** The client's server accepts each client assertion once: a new one is fetched for each token request from now on. */
+  assertionReuseRefused(client: string): void;
 }
 
 export interface TokenBrokerDeps {
@@ -90,6 +92,8 @@ interface Credential {
   readonly value: string;
   /** Another credential to try once when the server rejected this one; `undefined` when there is none. */
   readonly replacement: () => Promise<{ readonly value: string } | undefined>;
+  /** Called when the server accepted the replacement. */
+  readonly replacementAccepted?: () => void;
 }
 
 /**
@@ -225,6 +229,7 @@ export class TokenBroker {
           deadlineMs: left(),
         });
         telemetry.tokenFetched(client.name, 'rotated');
+        current.replacementAccepted?.();
         return this.#toCached(client, response);
       }
     } catch (error) {
@@ -241,7 +246,13 @@ export class TokenBroker {
       const tokens = this.#deps.webIdentityTokens;
       if (!tokens) throw new BrokerError('internal_error', `No web identity token source for client ${client.name}`);
       const token = await tokens.get(client.name, webIdentity);
-      return { value: token.value, replacement: () => tokens.replaceRejected(client.name, webIdentity, token) };
+      return {
+        value: token.value,
+        replacement: () => tokens.replaceRejected(client.name, webIdentity, token),
+        replacementAccepted: () => {
+          if (tokens.acceptedReplacement(client.name)) this.#deps.telemetry.assertionReuseRefused(client.name);
+        },
+      };
     }
     if (!clientSecret) throw new BrokerError('internal_error', `Client ${client.name} has no clientSecret`);
     const { secrets } = this.#deps;

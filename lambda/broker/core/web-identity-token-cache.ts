@@ -10,6 +10,8 @@ interface Entry {
   readonly token: Promise<WebIdentityToken>;
   /** Epoch ms until which the token is handed out again; unset while it is being fetched. */
   reuseUntil?: number;
+  /** How many token requests it was handed to. */
+  uses: number;
 }
 
 /**
@@ -17,11 +19,20 @@ interface Entry {
  * fetched at first use, reused until 80% of the requested lifetime or 60 s before STS's
  * `Expiration`, whichever comes first, then fetched again. Concurrent requests of a client share
  * one fetch; a failed fetch is not remembered.
+ *
+ * An authorization server may accept each assertion once (RFC 7523 §3 lets it refuse a replayed
+ * `jti`; Keycloak does unless told otherwise). When a reused assertion is refused and a fresh one
+ * is then accepted ({@link acceptedReplacement}), the client's assertions are single-use from then
+ * on: each token request gets a new one, rather than a refused request and a new one.
  */
 export class WebIdentityTokenCache {
   readonly #issuer: WebIdentityTokenIssuer;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
+  /** Clients whose server accepts an assertion once. */
+  readonly #singleUse = new Set<string>();
+  /** Clients whose last refused assertion had been presented before. */
+  readonly #refusedAfterReuse = new Set<string>();
 
   constructor(issuer: WebIdentityTokenIssuer, options: { now?: () => number } = {}) {
     this.#issuer = issuer;
@@ -30,7 +41,11 @@ export class WebIdentityTokenCache {
 
   get(client: string, settings: WebIdentitySettings): Promise<WebIdentityToken> {
     const entry = this.#entries.get(client);
-    if (entry && (entry.reuseUntil === undefined || this.#now() < entry.reuseUntil)) return entry.token;
+    const reusable = entry && (entry.reuseUntil === undefined || this.#now() < entry.reuseUntil);
+    if (entry && reusable && !(this.#singleUse.has(client) && entry.uses > 0)) {
+      entry.uses++;
+      return entry.token;
+    }
     return this.#fetch(client, settings);
   }
 
@@ -46,16 +61,30 @@ export class WebIdentityTokenCache {
     const entry = this.#entries.get(client);
     if (entry) {
       const current = await entry.token.catch(() => undefined);
-      if (current && current.value !== rejected.value && this.#entries.get(client) === entry) return current;
+      if (current && current.value !== rejected.value && this.#entries.get(client) === entry) {
+        entry.uses++;
+        return current;
+      }
+      if (current?.value === rejected.value && entry.uses > 1) this.#refusedAfterReuse.add(client);
     }
     if (this.#entries.get(client) !== entry) return this.get(client, settings);
     return this.#fetch(client, settings);
   }
 
+  /**
+   * The replacement of a refused assertion was accepted. When the refused one had been presented
+   * before, the server accepts each assertion once: true the first time that is learned.
+   */
+  acceptedReplacement(client: string): boolean {
+    const learned = this.#refusedAfterReuse.delete(client) && !this.#singleUse.has(client);
+    if (learned) this.#singleUse.add(client);
+    return learned;
+  }
+
   #fetch(client: string, settings: WebIdentitySettings): Promise<WebIdentityToken> {
     const requestedAt = this.#now();
     const token = this.#issuer.issue(client, settings);
-    const entry: Entry = { token };
+    const entry: Entry = { token, uses: 1 };
     this.#entries.set(client, entry);
     token.then(
       (issued) => {

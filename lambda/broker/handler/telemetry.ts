@@ -42,6 +42,14 @@ export function powertoolsTelemetry(logger: Logger, metrics: Metrics): BrokerTel
         basicAuthEncoding: encoding,
       });
     },
+    assertionReuseRefused(client) {
+      logger.info(
+        'The authorization server accepts each client assertion once; a new one is fetched for each token request from now on',
+        {
+          client,
+        },
+      );
+    },
     servedStale(client, error) {
       metrics.addMetric(METRIC.staleTokenServed, MetricUnit.Count, 1);
       logger.warn('Refresh failed; serving the current token, still valid', { client, ...describeError(error) });

@@ -146,6 +146,49 @@ describe('Class: TokenBroker, authMethod aws_web_identity', () => {
     expect(telemetry.events).toEqual([{ event: 'tokenFetched', client: 'shop', credentials: 'rotated' }]);
   });
 
+  it('learns that the server accepts each assertion once, then fetches one per token request', async () => {
+    // Prepare: a server that refuses a replayed assertion (RFC 7523 section 3), as Keycloak does.
+    const seen = new Set<string>();
+    const { broker, issuer, requestToken, telemetry } = setUp({
+      accepted: (assertion) => !seen.has(assertion) && Boolean(seen.add(assertion)),
+    });
+    await broker.getToken({ client: 'shop', scopes: ['read'] });
+    vi.advanceTimersByTime(11 * 60_000);
+    await broker.getToken({ client: 'shop', scopes: ['read'] });
+
+    // Act
+    vi.advanceTimersByTime(11 * 60_000);
+    const token = await broker.getToken({ client: 'shop', scopes: ['read'] });
+
+    // Assess: one refused replay, then a new assertion for each request and no refusal.
+    expect(token.accessToken).toBe('shop-token-3');
+    expect(requestToken.mock.calls.map((call) => call[1])).toEqual([
+      'assertion-1',
+      'assertion-1',
+      'assertion-2',
+      'assertion-3',
+    ]);
+    expect(issuer.calls).toHaveLength(3);
+    expect(telemetry.events.filter((e) => e.event === 'assertionReuseRefused')).toEqual([
+      { event: 'assertionReuseRefused', client: 'shop' },
+    ]);
+  });
+
+  it('keeps reusing assertions when the refused one had not been used before (not a replay)', async () => {
+    // Prepare: the first assertion is refused on its first use; the server accepts reuse.
+    const { broker, issuer, requestToken, telemetry } = setUp({ accepted: (a) => a !== 'assertion-1' });
+    await broker.getToken({ client: 'shop', scopes: ['read'] });
+
+    // Act
+    vi.advanceTimersByTime(11 * 60_000);
+    await broker.getToken({ client: 'shop', scopes: ['read'] });
+
+    // Assess
+    expect(requestToken.mock.calls.map((call) => call[1])).toEqual(['assertion-1', 'assertion-2', 'assertion-2']);
+    expect(issuer.calls).toHaveLength(2);
+    expect(telemetry.events.map((e) => e.event)).not.toContain('assertionReuseRefused');
+  });
+
   it('fails with upstream_rejected when the new assertion is rejected too, after two requests and two STS calls', async () => {
     // Prepare
     const { broker, issuer, requestToken, telemetry } = setUp({ accepted: () => false });

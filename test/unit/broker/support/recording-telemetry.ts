@@ -5,7 +5,7 @@ export type TelemetryEvent =
   | { readonly event: 'tokenFetched'; readonly client: string; readonly credentials: 'current' | 'rotated' }
   | { readonly event: 'upstreamFailed' | 'servedStale'; readonly client: string; readonly code: string }
   | { readonly event: 'sharedTierFailed'; readonly operation: string }
-  | { readonly event: 'tokenTooLarge'; readonly client: string }
+  | { readonly event: 'tokenTooLarge' | 'assertionReuseRefused'; readonly client: string }
   | { readonly event: 'refreshWindowTooShort'; readonly client: string; readonly refreshWindowSeconds: number };
 
 /** Telemetry that remembers what the broker reported, for assertions. */
@@ -18,6 +18,7 @@ export function recordingTelemetry(): BrokerTelemetry & { readonly events: Telem
     servedStale: (client, error: BrokerError) => events.push({ event: 'servedStale', client, code: error.code }),
     sharedTierFailed: (operation) => events.push({ event: 'sharedTierFailed', operation }),
     tokenTooLarge: (client) => events.push({ event: 'tokenTooLarge', client }),
+    assertionReuseRefused: (client) => events.push({ event: 'assertionReuseRefused', client }),
     refreshWindowTooShort: (client, refreshWindowSeconds) =>
       events.push({ event: 'refreshWindowTooShort', client, refreshWindowSeconds }),
   };
