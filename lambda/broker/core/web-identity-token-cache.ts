@@ -59,6 +59,8 @@ export class WebIdentityTokenCache {
     rejected: WebIdentityToken,
   ): Promise<WebIdentityToken> {
     const entry = this.#entries.get(client);
+    // Only this refusal counts: an earlier one whose replacement failed too says nothing now.
+    this.#refusedAfterReuse.delete(client);
     if (entry) {
       const current = await entry.token.catch(() => undefined);
       if (current && current.value !== rejected.value && this.#entries.get(client) === entry) {

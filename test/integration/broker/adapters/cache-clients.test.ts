@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DecryptCommand } from '@aws-sdk/client-kms';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -7,29 +6,10 @@ import { createCacheClients } from '../../../../lambda/broker/adapters/cache-cli
 import { DynamoDbTokenStore } from '../../../../lambda/broker/adapters/dynamodb-token-store.ts';
 import { TokenStoreError } from '../../../../lambda/broker/adapters/token-store-error.ts';
 import { ConfigError } from '../../../../lambda/broker/core/config.ts';
-
-/** A server that accepts connections and never answers: a hung DynamoDB or KMS. */
-async function startHungServer(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { type HungServer, startHungServer } from '../../support/hung-server.ts';
 
 describe('Function: createCacheClients', () => {
-  let hung: Awaited<ReturnType<typeof startHungServer>>;
+  let hung: HungServer;
 
   beforeEach(async () => {
     hung = await startHungServer();

@@ -1,35 +1,15 @@
-import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createStsClient } from '../../../../lambda/broker/adapters/sts-client.ts';
 import { StsWebIdentityTokenIssuer } from '../../../../lambda/broker/adapters/sts-web-identity-token-issuer.ts';
 import type { WebIdentitySettings } from '../../../../lambda/broker/core/config.ts';
 import { startDownServer } from '../../support/down-server.ts';
+import { startHungServer } from '../../support/hung-server.ts';
 
 const SETTINGS: WebIdentitySettings = {
   audience: ['https://as.example.com'],
   signingAlgorithm: 'RS256',
   durationSeconds: 300,
 };
-
-/** A server that accepts connections and never answers: a hung STS. */
-async function startHungServer(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 describe('Function: createStsClient, with StsWebIdentityTokenIssuer', () => {
   beforeEach(() => {
