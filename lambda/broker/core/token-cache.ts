@@ -59,7 +59,7 @@ export interface TokenCacheOptions {
   readonly now?: () => number;
   /** @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
-  /** Lease owner id. @default a random UUID per instance */
+  /** Lease owner id. @default a random UUID per instance, drawn only with a shared tier (leases are its only use) */
   readonly instanceId?: string;
   /**
    * How long the request that starts a refresh-ahead waits for it before answering with the
@@ -139,7 +139,7 @@ export class TokenCache {
     this.#shared = options.shared && guarded(options.shared, this.#now);
     this.#telemetry = options.telemetry ?? NO_TELEMETRY;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.#owner = options.instanceId ?? randomUUID();
+    this.#owner = options.instanceId ?? (this.#shared ? randomUUID() : '');
     this.#refreshWaitMs = options.refreshWaitMs ?? 250;
     this.#cooldowns = options.cooldowns ?? DEFAULT_COOLDOWNS;
     this.#tierCooldownMs = options.sharedTierCooldownMs ?? 30_000;
