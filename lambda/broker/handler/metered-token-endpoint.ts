@@ -8,7 +8,7 @@ import type { TokenEndpoint } from '../core/token-endpoint.ts';
  * and lifetime), so each is published as a single metric of its own.
  */
 export function meteredTokenEndpoint(endpoint: TokenEndpoint, metrics: Metrics, now: () => number): TokenEndpoint {
-  return async (client, secret, scopes) => {
+  return async (client, secret, scopes, options) => {
     const started = now();
     const record = (outcome: keyof typeof TOKEN_ENDPOINT_OUTCOME) =>
       metrics
@@ -19,7 +19,7 @@ export function meteredTokenEndpoint(endpoint: TokenEndpoint, metrics: Metrics, 
         })
         .addMetric(METRIC.tokenEndpointLatency, MetricUnit.Milliseconds, Math.max(0, now() - started));
     try {
-      const response = await endpoint(client, secret, scopes);
+      const response = await endpoint(client, secret, scopes, options);
       record('ok');
       return response;
     } catch (error) {
