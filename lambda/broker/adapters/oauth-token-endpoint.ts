@@ -214,8 +214,38 @@ function underlyingFailure(error: unknown): unknown {
   return isTransportFailure(cause) || cause instanceof ResponseTooLargeError ? cause : error;
 }
 
+/**
+ * Node's codes for a server certificate that does not verify: untrusted issuer, expired, another
+ * host's name. Trying again soon meets the same certificate.
+ */
+const CERTIFICATE_NOT_TRUSTED = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The code when a transport failure is the server's certificate failing verification. */
+function untrustedCertificateCode(error: unknown): string | undefined {
+  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return typeof code === 'string' && CERTIFICATE_NOT_TRUSTED.has(code) ? code : undefined;
+}
+
 function classifyFailure(error: unknown, now: () => number): RetryDecision {
-  if (isTransportFailure(underlyingFailure(error))) return { retry: true };
+  const underlying = underlyingFailure(error);
+  if (isTransportFailure(underlying)) return { retry: untrustedCertificateCode(underlying) === undefined };
   const status = httpStatusOf(error);
   if (status === 429 || (status !== undefined && status >= 500)) {
     const retryAfterMs = retryAfterMsOf(responseOf(error), now);
@@ -232,6 +262,15 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
   if (error instanceof BrokerError) return error;
   const name = client.name;
   const underlying = underlyingFailure(error);
+  const untrusted = isTransportFailure(underlying) ? untrustedCertificateCode(underlying) : undefined;
+  if (untrusted !== undefined) {
+    return new BrokerError(
+      'upstream_unavailable',
+      `The authorization server of client ${name} presented a TLS certificate the broker does not trust (${untrusted}); ` +
+        'if a private CA issued it, the broker needs that CA (trustedCaCertificates)',
+      { cause: new Error(describeTransportFailure(underlying)), retryAfterSeconds: 5 },
+    );
+  }
   if (isTransportFailure(underlying)) {
     const whileReading = underlying !== error;
     const what =

@@ -586,6 +586,27 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(everythingSaidAbout(error)).toContain('ECONNREFUSED');
     });
 
+    it.each([
+      'SELF_SIGNED_CERT_IN_CHAIN',
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'CERT_HAS_EXPIRED',
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+    ])('reports a server certificate failing verification (%s) at once, naming it, without retrying', async (code) => {
+      // Prepare
+      const { outcome, requests } = request([() => new TypeError('fetch failed', { cause: { code } })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('upstream_unavailable');
+      expect(error.description).toBe(
+        `The authorization server of client shop presented a TLS certificate the broker does not trust (${code}); ` +
+          'if a private CA issued it, the broker needs that CA (trustedCaCertificates)',
+      );
+      expect(requests).toHaveLength(1);
+    });
+
     it('recovers when the network comes back', async () => {
       // Prepare
       const { outcome, requests } = request([connectionRefused(), goodToken]);
