@@ -20,6 +20,7 @@ const DEFAULT_CONFIG_FILE = `${PROJECT_ROOT}bin/example-clients.json`;
  * - `brokerNetwork`: `outside` (default), `endpoints` or `nat`: where the broker function runs
  * - `authServerCidrs`: comma-separated address ranges of the authorization servers (broker in the VPC)
  * - `alarmEmail`: an address every alarm notifies
+ * - `trustedCaFile`: a PEM file of CA certificates the broker trusts besides Node.js's roots
  * - `grants`: a JSON file `{ "client": ["role ARN", ...] }` of other teams' roles that may get tokens
  * - `stackName` (default `TokenBroker`), `account` and `region` (default: environment-agnostic)
  */
@@ -44,6 +45,7 @@ export function buildExampleApp(app: App): TokenBrokerStack {
     authServerCidrs: listContext(context('authServerCidrs')),
     alarmEmail: context('alarmEmail'),
     grants: grantsFile(context('grants')),
+    trustedCaCertificates: pemFile('trustedCaFile', context('trustedCaFile')),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;
@@ -69,14 +71,23 @@ function grantsFile(path: string | undefined): Record<string, string[]> | undefi
   return grants as Record<string, string[]>;
 }
 
-function readJsonFile(key: string, path: string): unknown {
+/** The file is only read here: the construct checks that it holds CA certificates and nothing else. */
+function pemFile(key: string, path: string | undefined): string | undefined {
+  return path === undefined ? undefined : readContextFile(key, path);
+}
+
+function readContextFile(key: string, path: string): string {
   const file = resolve(path);
-  let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (error) {
     throw new Error(`Context ${key}: cannot read ${file}`, { cause: error });
   }
+}
+
+function readJsonFile(key: string, path: string): unknown {
+  const file = resolve(path);
+  const text = readContextFile(key, path);
   try {
     return JSON.parse(text);
   } catch (error) {

@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { ENV, METRICS_NAMESPACE } from '../lambda/shared/contract.ts';
 import { BROKER_ENTRY, brokerFunctionCode, nodejsFunctionDefaults } from './bundling.ts';
 import type { BrokerNetwork } from './token-broker-props.ts';
+import { TRUSTED_CA_FILE, TrustedCaLayer } from './trusted-ca.ts';
 
 export interface BrokerFunctionProps {
   /** JSON text of the runtime configuration, secret ARNs filled in. Never a secret value. */
@@ -20,6 +21,8 @@ export interface BrokerFunctionProps {
   readonly serviceName: string;
   /** @default outside any VPC */
   readonly network?: BrokerNetwork;
+  /** PEM text of CA certificates to trust besides Node.js's roots. @default none */
+  readonly trustedCaCertificates?: string;
 }
 
 /**
@@ -85,6 +88,14 @@ export class BrokerFunction extends Construct {
     this.function = prebuilt
       ? new lambda.Function(this, 'Function', { ...prebuilt, ...functionProps })
       : new nodejs.NodejsFunction(this, 'Function', { ...nodejsFunctionDefaults(BROKER_ENTRY), ...functionProps });
+    if (props.trustedCaCertificates !== undefined) {
+      const { layer } = new TrustedCaLayer(this, 'TrustedCa', {
+        certificates: props.trustedCaCertificates,
+        architecture: this.function.architecture,
+      });
+      this.function.addLayers(layer);
+      this.function.addEnvironment(ENV.trustedCaFile, TRUSTED_CA_FILE);
+    }
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
       reason: network

@@ -162,6 +162,18 @@ export interface TokenBrokerProps {
   readonly brokerNetwork?: BrokerNetwork;
 
   /**
+   * CA certificates the broker trusts for its token endpoints besides Node.js's own roots, as PEM
+   * text (one or more `CERTIFICATE` blocks; read a file with `readFileSync('ca.pem', 'utf8')`):
+   * for authorization servers whose TLS certificate a private CA issued, an internal Keycloak say.
+   * They are deployed in a Lambda layer and apply to the token endpoints' connections only (mutual
+   * TLS ones included), not to the function's AWS connections. Each must be a CA or self-signed
+   * certificate; a private key or any other PEM block fails synth, and one outside its validity
+   * period gets a warning.
+   * @default - Node.js's roots only
+   */
+  readonly trustedCaCertificates?: string;
+
+  /**
    * Each client's route admits only the principals granted with `grantTokenAccess`: the API's
    * resource policy denies that route's method to every other principal (`aws:PrincipalArn`), so
    * an IAM policy with a broad `execute-api:Invoke` does not reach another client's token.

@@ -50,6 +50,8 @@ export interface TokenBrokerStackProps extends StackProps {
    * @default 'token-broker'
    */
   readonly serviceName?: string;
+  /** See `TokenBrokerProps.trustedCaCertificates`. @default Node.js's roots only */
+  readonly trustedCaCertificates?: string;
   /**
    * Where the broker function runs; `endpoints` and `nat` need the VPC this stack creates.
    * @default 'outside'
@@ -116,6 +118,7 @@ export class TokenBrokerStack extends Stack {
       sharedCache: props.sharedCache ?? true,
       alarmTopic: this.alarmTopic,
       ...(props.serviceName === undefined ? {} : { serviceName: props.serviceName }),
+      ...(props.trustedCaCertificates === undefined ? {} : { trustedCaCertificates: props.trustedCaCertificates }),
     };
     if (props.vpcEndpointId !== undefined) {
       const endpoint = ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(this, 'ExecuteApiEndpoint', {

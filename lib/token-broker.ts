@@ -17,6 +17,7 @@ import { checkProps } from './props-error.ts';
 import { defaultCacheNamespace, SharedTokenCache } from './shared-token-cache.ts';
 import { principalArnOf } from './token-access.ts';
 import type { TokenBrokerProps } from './token-broker-props.ts';
+import { parseTrustedCaCertificates } from './trusted-ca.ts';
 import { validateTokenBrokerProps } from './validate-token-broker-props.ts';
 import { WarmUpSchedule } from './warm-up-schedule.ts';
 import { grantWebIdentityTokens } from './web-identity-tokens.ts';
@@ -55,6 +56,9 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
     this.clientNames = parsed.clients.map((c) => c.name);
     this.serviceName = settings.serviceName;
     checkProps(this, () => checkServiceNameUnique(this));
+    if (props.trustedCaCertificates !== undefined) {
+      checkProps(this, () => parseTrustedCaCertificates(props.trustedCaCertificates));
+    }
     this.strictTokenAccess = props.strictTokenAccess ?? true;
 
     const secrets = checkProps(
@@ -69,6 +73,7 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
       logRetention: settings.logRetention,
       serviceName: settings.serviceName,
       network: props.brokerNetwork,
+      ...(props.trustedCaCertificates === undefined ? {} : { trustedCaCertificates: props.trustedCaCertificates }),
     });
     this.function = broker.function;
     secrets.grantRead(this.function);

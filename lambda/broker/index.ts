@@ -7,6 +7,7 @@ import { ConfigError, parseBrokerConfigJson } from './core/config.ts';
 import { createBrokerHandler } from './handler/create-broker-handler.ts';
 import { serviceNameFrom } from './handler/service-name.ts';
 import { sharedCacheSettingsFrom } from './handler/shared-cache-settings.ts';
+import { trustedCaFrom } from './handler/trusted-ca-settings.ts';
 
 function loadConfig() {
   const text = process.env[ENV.brokerConfig];
@@ -15,8 +16,10 @@ function loadConfig() {
 }
 
 const sharedCache = sharedCacheSettingsFrom(process.env);
+const trustedCa = trustedCaFrom(process.env);
 
 export const { handler } = createBrokerHandler(loadConfig(), {
   serviceName: serviceNameFrom(process.env),
   ...(sharedCache ? { sharedCache } : {}),
+  ...(trustedCa ? { trustedCa } : {}),
 });

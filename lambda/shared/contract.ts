@@ -14,6 +14,11 @@ export const ENV = {
   tokenCacheKeyId: 'TOKEN_CACHE_KEY_ID',
   /** Broker: separates stacks sharing one table. @default {@link DEFAULT_CACHE_NAMESPACE} */
   tokenCacheNamespace: 'TOKEN_CACHE_NAMESPACE',
+  /**
+   * Broker: a PEM file of CA certificates trusted for the token endpoints besides Node.js's roots
+   * (the construct's `trustedCaCertificates`, in a layer). @default Node.js's roots only
+   */
+  trustedCaFile: 'TOKEN_BROKER_TRUSTED_CA_FILE',
   /** Caller library: the broker API's invoke URL. */
   brokerUrl: 'TOKEN_BROKER_URL',
   /** Caller library: the broker function's name or ARN, for direct invocation. */

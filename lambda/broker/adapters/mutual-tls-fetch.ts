@@ -77,6 +77,19 @@ export function mutualTlsFetch(
 }
 
 /**
+ * A `fetch` whose HTTPS connections trust the CA certificates `ca` (in place of Node's roots), on
+ * an agent of its own; other URLs (`http:` in local runs) go to `plain`. The token endpoints' trust
+ * only: the AWS SDK's connections keep Node's roots.
+ */
+export function trustingFetch(ca: readonly string[], plain: typeof fetch): typeof fetch {
+  const agent = new Agent({ ca: [...ca], keepAlive: false });
+  return (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    return url.protocol === 'https:' ? send(agent, url, init) : plain(input, init);
+  };
+}
+
+/**
  * A `fetch` over `node:https` with `agent`, to `origin` only: a request for any other origin is
  * refused before a connection is made, so a client certificate on the agent never reaches another
  * server and no other request goes through it.
@@ -98,7 +111,7 @@ export function httpsFetch(agent: Agent, origin: string): typeof fetch {
   };
 }
 
-function send(agent: Agent, url: URL, init: RequestInit): Promise<Response> {
+function send(agent: Agent, url: URL, init: RequestInit = {}): Promise<Response> {
   const { signal } = init;
   if (signal?.aborted) return Promise.reject(signal.reason);
   const body = formBody(init.body);

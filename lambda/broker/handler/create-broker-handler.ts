@@ -5,6 +5,7 @@ import type { STSClient } from '@aws-sdk/client-sts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../shared/contract.ts';
 import { createCacheClients } from '../adapters/cache-clients.ts';
 import { DynamoDbTokenStore } from '../adapters/dynamodb-token-store.ts';
+import { trustingFetch } from '../adapters/mutual-tls-fetch.ts';
 import {
   createOAuthTokenEndpoint,
   type OAuthTokenEndpointDeps,
@@ -57,6 +58,11 @@ export interface BrokerHandlerOverrides {
   readonly webIdentityTokens?: WebIdentityTokenIssuer;
   /** @default global fetch, real timers */
   readonly tokenEndpoint?: OAuthTokenEndpointDeps;
+  /**
+   * The CA certificates the token endpoints' HTTPS connections trust, in place of Node's roots
+   * (`trustedCaFrom`: the roots plus a private CA). @default Node's roots
+   */
+  readonly trustedCa?: readonly string[];
   /**
    * The fleet cache's table, key and namespace (the Lambda entry reads them from the environment).
    * @default none: memory only
@@ -118,7 +124,10 @@ export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandl
     webIdentityTokens: new WebIdentityTokenCache(webIdentityIssuer, { now }),
     cache,
     requestToken: meteredTokenEndpoint(
-      createOAuthTokenEndpoint({ telemetry, ...(overrides.tokenEndpoint ?? systemTokenEndpointDeps) }),
+      createOAuthTokenEndpoint({
+        telemetry,
+        ...trusting(overrides.tokenEndpoint ?? systemTokenEndpointDeps, overrides.trustedCa),
+      }),
       metrics,
       now,
     ),
@@ -127,6 +136,11 @@ export function createBrokerHandler(config: BrokerConfig, overrides: BrokerHandl
     now,
   });
   return { handler: createHandler({ broker, logger, audit, metrics }), broker };
+}
+
+/** The token endpoint's connections, mutual TLS ones included, trusting `ca` when given. */
+function trusting(deps: OAuthTokenEndpointDeps, ca: readonly string[] | undefined): OAuthTokenEndpointDeps {
+  return ca ? { ...deps, fetch: trustingFetch(ca, deps.fetch), mutualTls: { ...deps.mutualTls, ca } } : deps;
 }
 
 /**
