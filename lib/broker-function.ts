@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV, METRICS_NAMESPACE } from '../lambda/shared/contract.ts';
+import { API_ALIAS, ENV, METRICS_NAMESPACE } from '../lambda/shared/contract.ts';
 import { BROKER_ENTRY, brokerFunctionCode, nodejsFunctionDefaults } from './bundling.ts';
 import type { BrokerNetwork } from './token-broker-props.ts';
 import { TRUSTED_CA_FILE, TrustedCaLayer } from './trusted-ca.ts';
@@ -41,6 +41,11 @@ const NETWORK_INTERFACE_ACTIONS = [
 /** The broker Lambda, with its own log group and a role that starts with no permissions but its logs. */
 export class BrokerFunction extends Construct {
   readonly function: lambda.Function;
+  /**
+   * The alias API Gateway invokes (`API_ALIAS`): the broker trusts the caller identity in an API
+   * event only when invoked through it.
+   */
+  readonly apiAlias: lambda.Alias;
   readonly logGroup: logs.LogGroup;
   readonly role: iam.Role;
 
@@ -70,6 +75,8 @@ export class BrokerFunction extends Construct {
       logGroup: this.logGroup,
       tracing: lambda.Tracing.ACTIVE,
       description: 'OAuth 2.0 client-credentials token broker',
+      // A version per deployment for the API alias; the one it replaces goes once the alias moved.
+      currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY },
       environment: {
         [ENV.brokerConfig]: props.configJson,
         [ENV.powertoolsServiceName]: props.serviceName,
@@ -96,6 +103,7 @@ export class BrokerFunction extends Construct {
       this.function.addLayers(layer);
       this.function.addEnvironment(ENV.trustedCaFile, TRUSTED_CA_FILE);
     }
+    this.apiAlias = new lambda.Alias(this, 'ApiAlias', { aliasName: API_ALIAS, version: this.function.currentVersion });
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
       reason: network

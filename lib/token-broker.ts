@@ -117,7 +117,7 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
       });
     }
     this.api = new PrivateTokenApi(this, 'Api', {
-      handler: this.function,
+      handler: broker.apiAlias,
       clientNames: this.clientNames,
       vpcEndpoints: this.vpcEndpoint ? [this.vpcEndpoint] : (props.vpcEndpoints ?? []),
       stageName: settings.stageName,
@@ -229,10 +229,16 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
 
   /**
    * Lets `grantee` invoke the broker function directly. A direct invocation can ask for any
-   * client's token: prefer `grantTokenAccess`, which IAM limits to one client.
+   * client's token: prefer `grantTokenAccess`, which IAM limits to one client. The grant is on the
+   * unqualified function only, not on the alias API Gateway invokes, so a direct invoker cannot
+   * pass off an event of its own as API Gateway's and its caller identity as someone else's.
    */
   grantDirectInvoke(grantee: iam.IGrantable): iam.Grant {
-    return this.function.grantInvoke(grantee);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:InvokeFunction'],
+      resourceArns: [this.function.functionArn],
+    });
   }
 
   /** Sets `TOKEN_BROKER_URL` on `consumer` and grants it the tokens of `clientName`. */

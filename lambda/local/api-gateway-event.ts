@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { API_ALIAS } from '../shared/contract.ts';
 
 /**
  * Builds the REST API proxy event API Gateway would send for an HTTP request, so the local server
@@ -60,14 +61,14 @@ export function toApiGatewayEvent(req: IncomingMessage, stage: string): APIGatew
   };
 }
 
-/** A Lambda context for local invocations. */
+/** A Lambda context for local invocations, through the alias API Gateway invokes (`API_ALIAS`). */
 export function localContext(functionName: string, timeoutMs: number): Context {
   const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}:${API_ALIAS}`,
     memoryLimitInMB: '256',
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,

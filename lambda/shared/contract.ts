@@ -28,6 +28,13 @@ export const ENV = {
   powertoolsMetricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
 } as const;
 
+/**
+ * The alias API Gateway invokes the broker through. Only its invocations carry a caller identity
+ * API Gateway vouches for: direct invokers may invoke the unqualified function only, so an event
+ * that merely looks like API Gateway's cannot put another principal in the audit.
+ */
+export const API_ALIAS = 'api';
+
 /** Namespace of the fleet cache's keys when `TOKEN_CACHE_NAMESPACE` is unset. */
 export const DEFAULT_CACHE_NAMESPACE = 'default';
 

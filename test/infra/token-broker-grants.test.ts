@@ -2,7 +2,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { ENV } from '../../lambda/shared/contract.ts';
+import { API_ALIAS, ENV } from '../../lambda/shared/contract.ts';
 import { TokenBroker } from '../../lib/token-broker.ts';
 import { importEndpoint, newTestStack, policyStatements, TWO_CLIENTS } from './synth.ts';
 
@@ -57,15 +57,33 @@ describe('Method: TokenBroker.grantTokenAccess', () => {
 });
 
 describe('Method: TokenBroker.grantDirectInvoke', () => {
-  it('allows lambda:InvokeFunction on the broker function only', () => {
+  it('allows lambda:InvokeFunction on the unqualified broker function only, not on the API alias', () => {
     const { stack, broker, role } = setUp();
 
     broker.grantDirectInvoke(role);
 
     const statements = callerStatements(Template.fromStack(stack));
     expect(statements).toHaveLength(1);
-    expect(statements[0]).toMatchObject({ Effect: 'Allow', Action: 'lambda:InvokeFunction' });
-    expect(JSON.stringify(statements[0]?.Resource)).toMatch(/BrokerFunction/);
+    expect(statements[0]).toMatchObject({
+      Effect: 'Allow',
+      Action: 'lambda:InvokeFunction',
+      Resource: stack.resolve(broker.function.functionArn),
+    });
+  });
+
+  it('leaves API Gateway the only way to the API alias, whose events alone carry a trusted identity', () => {
+    const { stack } = setUp();
+
+    const template = Template.fromStack(stack);
+
+    template.hasResourceProperties('AWS::Lambda::Alias', { Name: API_ALIAS });
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'));
+    const onAlias = permissions.filter((p) => JSON.stringify(p.Properties.FunctionName).includes('ApiAlias'));
+    expect(onAlias.length).toBeGreaterThan(0);
+    expect(onAlias.every((p) => p.Properties.Principal === 'apigateway.amazonaws.com')).toBe(true);
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      Integration: { Uri: { 'Fn::Join': ['', Match.arrayWith([{ Ref: Match.stringLikeRegexp('ApiAlias') }])] } },
+    });
   });
 });
 

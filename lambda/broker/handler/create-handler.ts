@@ -4,7 +4,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import { AUDIT } from '../../shared/contract.ts';
+import { API_ALIAS, AUDIT } from '../../shared/contract.ts';
 import { BROKER_ERRORS } from '../../shared/error-codes.ts';
 import { type BrokerError, toBrokerError } from '../core/errors.ts';
 import { ECHO_LIMIT, quoteInput } from '../core/quote-input.ts';
@@ -65,7 +65,7 @@ export function createHandler({ broker, logger, audit, metrics }: HandlerDeps) {
 
   const handle = async (
     event: unknown,
-    context: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId'>,
+    context: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId'> & { readonly invokedFunctionArn?: string },
   ): Promise<APIGatewayProxyResult | WarmUpSummary | object> => {
     const invocation = classifyEvent(event);
     const budget: InvocationBudget = { remainingMs: () => context.getRemainingTimeInMillis() };
@@ -77,7 +77,10 @@ export function createHandler({ broker, logger, audit, metrics }: HandlerDeps) {
         return summary;
       }
       case 'api': {
-        const caller = callerOfApiEvent(invocation.event, context.awsRequestId);
+        // The identity in the event is API Gateway's only when it invoked us, through its alias.
+        const caller = context.invokedFunctionArn?.endsWith(`:${API_ALIAS}`)
+          ? callerOfApiEvent(invocation.event, context.awsRequestId)
+          : directCaller(context.awsRequestId);
         return toApiGatewayResult(await serve(() => parseApiRequest(invocation.event), budget, caller));
       }
       case 'direct':

@@ -4,6 +4,7 @@ import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createBrokerHandler } from '../../../../lambda/broker/handler/create-broker-handler.ts';
 import {
+  API_ALIAS,
   AUDIT,
   METRIC,
   METRIC_DIMENSION,
@@ -28,7 +29,8 @@ const context: Context = {
   callbackWaitsForEmptyEventLoop: true,
   functionName: 'token-broker',
   functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:token-broker',
+  // Through the alias API Gateway invokes, as the construct wires it.
+  invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:token-broker:${API_ALIAS}`,
   memoryLimitInMB: '256',
   awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
   logGroupName: '/aws/lambda/token-broker',
@@ -103,7 +105,7 @@ function setUp(
     tokenEndpoint: { fetch, now: Date.now, sleep, random },
     ...(writeAuditLine ? { writeAuditLine } : {}),
   });
-  return { invoke: (event: unknown) => handler(event, context) as Promise<unknown>, requests };
+  return { invoke: (event: unknown) => handler(event, context) as Promise<unknown>, handler, requests };
 }
 
 function parsedBody(result: unknown): Record<string, unknown> {
@@ -204,6 +206,23 @@ describe('Function: createBrokerHandler', () => {
         function_request_id: context.awsRequestId,
       });
       expectLoggedWithoutSecrets({ [AUDIT.marker]: AUDIT.kind, client: 'shop' });
+    });
+
+    it('audits an API-shaped event that did not come through the API alias as direct, without its claimed identity', async () => {
+      // Prepare: a direct invoker (unqualified ARN) sending an event that names another principal.
+      const { handler } = setUp();
+      const unqualified = { ...context, invokedFunctionArn: context.invokedFunctionArn.replace(`:${API_ALIAS}`, '') };
+
+      // Act
+      const result = await handler(apiEvent(), unqualified);
+
+      // Assess
+      expect(result).toMatchObject({ statusCode: 200 });
+      const [line] = auditLines();
+      expect(line).toMatchObject({ channel: 'direct', client: 'shop', outcome: AUDIT.outcome.served });
+      expect(line).not.toHaveProperty('principal');
+      expect(line).not.toHaveProperty('sourceVpce');
+      expect(JSON.stringify(line)).not.toContain('assumed-role/consumer');
     });
 
     it('writes the audit line and nothing else when the token comes from memory', async () => {
