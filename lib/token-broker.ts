@@ -130,12 +130,13 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
     this.brokerUrl = this.api.api.url;
 
     const warmUp = settings.warmUpInterval
-      ? new WarmUpSchedule(this, 'WarmUp', { handler: this.function, interval: settings.warmUpInterval })
+      ? // Through the API alias: its instances (a version's) are the ones API Gateway's requests reach.
+        new WarmUpSchedule(this, 'WarmUp', { handler: broker.apiAlias, interval: settings.warmUpInterval })
       : undefined;
     if (warmUp) {
       // Only the warm-up invokes asynchronously; retrying a failed warm-up is pointless, the
       // failure already shows in the function's Errors alarm.
-      this.function.configureAsyncInvoke({ retryAttempts: 0 });
+      broker.apiAlias.configureAsyncInvoke({ retryAttempts: 0 });
     }
     const metrics = new BrokerMetricSource(settings.serviceName);
     this.alarms = new BrokerAlarms(this, 'Alarms', {

@@ -71,7 +71,7 @@ describe('Method: TokenBroker.grantDirectInvoke', () => {
     });
   });
 
-  it('leaves API Gateway the only way to the API alias, whose events alone carry a trusted identity', () => {
+  it('lets only API Gateway and the warm-up schedule invoke the API alias, whose events alone carry a trusted identity', () => {
     const { stack } = setUp();
 
     const template = Template.fromStack(stack);
@@ -79,8 +79,11 @@ describe('Method: TokenBroker.grantDirectInvoke', () => {
     template.hasResourceProperties('AWS::Lambda::Alias', { Name: API_ALIAS });
     const permissions = Object.values(template.findResources('AWS::Lambda::Permission'));
     const onAlias = permissions.filter((p) => JSON.stringify(p.Properties.FunctionName).includes('ApiAlias'));
-    expect(onAlias.length).toBeGreaterThan(0);
-    expect(onAlias.every((p) => p.Properties.Principal === 'apigateway.amazonaws.com')).toBe(true);
+    expect(new Set(onAlias.map((p) => p.Properties.Principal))).toEqual(
+      new Set(['apigateway.amazonaws.com', 'events.amazonaws.com']),
+    );
+    // Each one scoped to its source: this stack's API, this stack's warm-up rule.
+    expect(onAlias.every((p) => p.Properties.SourceArn !== undefined)).toBe(true);
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       Integration: { Uri: { 'Fn::Join': ['', Match.arrayWith([{ Ref: Match.stringLikeRegexp('ApiAlias') }])] } },
     });

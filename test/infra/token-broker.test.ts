@@ -227,19 +227,22 @@ describe('Construct: TokenBroker (endpoint created in a VPC)', () => {
     expect(outputs.filter((o) => o.includes('aws secretsmanager put-secret-value --secret-id '))).toHaveLength(1);
   });
 
-  it('warms the function up every 5 minutes, looking ahead 6 minutes, with bounded retries and a DLQ', () => {
+  it('warms the instances API Gateway reaches (its alias) every 5 minutes, looking ahead 6 minutes, with bounded retries and a DLQ', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(5 minutes)',
       Targets: [
         Match.objectLike({
-          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('BrokerFunction'), 'Arn'] },
+          Arn: { Ref: Match.stringLikeRegexp('BrokerApiAlias') },
           Input: JSON.stringify(warmUpEvent(5 * 60 + 60)),
           RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 300 },
           DeadLetterConfig: { Arn: Match.anyValue() },
         }),
       ],
     });
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0 });
+    const [invokeConfig] = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'));
+    expect(invokeConfig?.Properties).toMatchObject({ MaximumRetryAttempts: 0 });
+    // The alias's qualifier (CloudFormation takes it from the alias ARN), not the unqualified function's.
+    expect(JSON.stringify(invokeConfig?.Properties.Qualifier)).toContain('ApiAlias');
   });
 
   it('alarms on the function, the API, the authorization servers, the fleet cache and the warm-ups, to the topic', () => {
