@@ -11,15 +11,26 @@ import type { TokenRequest } from './token-transport.ts';
  * hosts only (the local broker).
  */
 export function parseBrokerUrl(value: string, field: string): URL {
+  // Errors never repeat the value: it may hold credentials (https://user:password@...) and has no bound.
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new TokenBrokerConfigError(field, `"${value}" is not an absolute URL`);
+    const scheme = safeScheme(value);
+    throw new TokenBrokerConfigError(
+      field,
+      scheme
+        ? `is not a valid ${scheme} URL (its host or port cannot be read)`
+        : 'is not an absolute URL: it must start with https://',
+    );
   }
   const loopbackHttp = url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
   if (url.protocol !== 'https:' && !loopbackHttp) {
-    throw new TokenBrokerConfigError(field, 'must use https: (http: only for localhost)');
+    const scheme = safeScheme(url.protocol);
+    throw new TokenBrokerConfigError(
+      field,
+      `must use https: (http: only for localhost)${scheme ? `; it uses ${scheme}` : ''}`,
+    );
   }
   if (url.username || url.password || url.search || url.hash) {
     throw new TokenBrokerConfigError(field, 'must not contain credentials, a query or a fragment');
@@ -66,6 +77,14 @@ const VPC_ENDPOINT_DNS_NAME = /^vpce-[0-9a-z-]+\.execute-api\.[a-z0-9-]+\.vpce\.
  */
 export function regionOfApiHost(hostname: string): string | undefined {
   return API_HOST.exec(hostname)?.[1];
+}
+
+/**
+ * The scheme `text` starts with, when it is a well-known one: what parses as a scheme may as well be
+ * a user name or a password (`admin:S3cret@host`).
+ */
+function safeScheme(text: string): string | undefined {
+  return /^(?:https?|wss?|ftp|file|arn):/i.exec(text)?.[0].toLowerCase();
 }
 
 function encodeRfc3986(value: string): string {

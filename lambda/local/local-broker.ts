@@ -9,6 +9,7 @@ import type { TokenBroker } from '../broker/core/token-broker.ts';
 import { type BrokerHandlerOverrides, createBrokerHandler } from '../broker/handler/create-broker-handler.ts';
 import { errorReply, toApiGatewayResult } from '../broker/handler/responses.ts';
 import { localContext, toApiGatewayEvent } from './api-gateway-event.ts';
+import { loopbackHosts, refusalOfWebPageRequest, urlHost } from './dns-rebinding-guard.ts';
 
 export interface LocalBrokerOptions extends BrokerHandlerOverrides {
   readonly config: BrokerConfig;
@@ -31,23 +32,27 @@ const FUNCTION_TIMEOUT_MS = 25_000;
 
 /**
  * The broker's HTTP route on loopback, running the Lambda handler on API Gateway-shaped events.
- * It does not check SigV4: in AWS, API Gateway does that before the handler runs. A literal
- * private key that is not one fails the start with a `ConfigError` naming its field.
+ * It does not check SigV4: in AWS, API Gateway does that before the handler runs. Requests a web
+ * page could have sent (a `Host` other than the listening address or `localhost` with its port, or
+ * an `Origin` header) are refused before the handler runs. A literal private key that is not one
+ * fails the start with a `ConfigError` naming its field.
  */
 export async function startLocalBroker(options: LocalBrokerOptions): Promise<LocalBroker> {
   const { config, port: listenPort, host, ...overrides } = options;
   await checkLiteralPrivateKeys(config);
   const { handler, broker } = createBrokerHandler(config, overrides);
   const invoke = (event: unknown) => handler(event, localContext('token-broker-local', FUNCTION_TIMEOUT_MS));
+  // Set once listening; no request arrives before.
+  let hosts: readonly string[] = [];
 
   const server: Server = createServer((req, res) => {
-    answer(req, invoke)
+    answer(req, hosts, invoke)
       .then((result) => send(res, result))
       .catch(() => res.destroy());
   });
   // CONNECT never reaches the request listener; unanswered, Node would just close the connection.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
-    answer(req, invoke)
+    answer(req, hosts, invoke)
       .then((result) => socket.end(rawHttpResponse(result)))
       .catch(() => socket.destroy());
   });
@@ -65,8 +70,9 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
     server.listen(listenPort ?? 0, host ?? '127.0.0.1', () => resolve());
   });
   const { address, port } = server.address() as AddressInfo;
+  hosts = loopbackHosts(address, port);
   return {
-    url: `http://${address}:${port}`,
+    url: `http://${urlHost(address)}:${port}`,
     invoke,
     broker,
     stop: () =>
@@ -78,13 +84,17 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
 }
 
 /**
- * One request, every failure caught, never rejected: a request the route cannot turn into an
- * event is refused with 400 (and the process goes on serving); a handler failure is a 500.
+ * One request, every failure caught, never rejected: a request a web page could have sent is
+ * refused (403 or 421); a request the route cannot turn into an event is refused with 400 (and the
+ * process goes on serving); a handler failure is a 500.
  */
 async function answer(
   req: IncomingMessage,
+  hosts: readonly string[],
   invoke: (event: unknown) => Promise<unknown>,
 ): Promise<APIGatewayProxyResult> {
+  const refusal = refusalOfWebPageRequest(req.headers, hosts);
+  if (refusal) return refusal;
   let event: unknown;
   try {
     event = toApiGatewayEvent(req, 'local');

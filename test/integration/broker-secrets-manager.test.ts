@@ -9,6 +9,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizationServer } from '../../lambda/local/authorization-server.ts';
 import { type LocalBroker, startLocalBroker } from '../../lambda/local/local-broker.ts';
+import { captureOutput } from './support/captured-output.ts';
 import { configFor, FIXTURE_SECRET, getToken, introspect, startFixtureServer } from './support/fixtures.ts';
 import { type MotoServer, motoUnavailableReason, startMotoServer } from './support/moto-server.ts';
 
@@ -71,6 +72,35 @@ describe.skipIf(skipReason !== undefined)(title, () => {
 
     // Assess
     expect(reply.status).toBe(200);
+  });
+
+  it('sends nothing for a key/value secret read without field, and logs which secret needs one', async () => {
+    // Prepare
+    const arn = await createSecret(JSON.stringify({ clientId: 'm2m', clientSecret: FIXTURE_SECRET }));
+    const { url } = await broker(arn);
+    const tokenRequests = server.tokenRequestCount();
+    const output = captureOutput();
+
+    try {
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(500);
+      expect(reply.body).toEqual({ error: 'internal_error', error_description: 'The broker failed; see its logs' });
+      expect(server.tokenRequestCount()).toBe(tokenRequests);
+      expect(output.logLines()).toContainEqual(
+        expect.objectContaining({
+          message: 'Request failed',
+          client: 'shop',
+          code: 'internal_error',
+          description: `Secret ${arn} is a JSON object; set clientSecret.field to the key that holds the secret`,
+        }),
+      );
+      expect(output.text()).not.toContain(FIXTURE_SECRET);
+    } finally {
+      output.restore();
+    }
   });
 
   it('answers 500 internal_error without details when the secret does not exist', async () => {

@@ -2,6 +2,7 @@ import * as oauth from 'oauth4webapi';
 import type { BasicAuthEncoding, ClientConfig } from '../core/config.ts';
 import { clientAssertion } from './client-assertion.ts';
 import { parseClientCertificate } from './client-certificate.ts';
+import { refuseKeyValueSecret } from './key-value-secret.ts';
 import { type MutualTlsOptions, mutualTlsFetch } from './mutual-tls-fetch.ts';
 import { plainBasicDiffers, plainClientSecretBasic } from './plain-basic-auth.ts';
 import { importClientPrivateKey } from './private-key.ts';
@@ -19,6 +20,9 @@ export interface ClientAuthentication {
  * one, except for `client_secret_basic` with `basicAuthEncoding` auto when the plain encoding
  * differs from the form one: then both, form first. The mutual TLS methods (RFC 8705 §2) send
  * only `client_id` in the body and present the certificate in the TLS handshake.
+ *
+ * A key/value secret read whole is refused, except where a JSON object is the format: a private
+ * JWK, and the mutual TLS `{ "certificate", "privateKey" }`.
  */
 export async function clientAuthentications(
   client: ClientConfig,
@@ -27,11 +31,13 @@ export async function clientAuthentications(
 ): Promise<readonly ClientAuthentication[]> {
   switch (client.authMethod) {
     case 'client_secret_post':
-      return [{ auth: oauth.ClientSecretPost(secret) }];
+      return [{ auth: oauth.ClientSecretPost(refuseKeyValueSecret(client, secret)) }];
     case 'client_secret_basic':
-      return basicAuthentications(client, secret);
-    case 'private_key_jwt':
-      return [{ auth: oauth.PrivateKeyJwt(await importClientPrivateKey(secret, client.name)) }];
+      return basicAuthentications(client, refuseKeyValueSecret(client, secret));
+    case 'private_key_jwt': {
+      const key = await importClientPrivateKey(refuseKeyValueSecret(client, secret, 'kty'), client.name);
+      return [{ auth: oauth.PrivateKeyJwt(key) }];
+    }
     case 'tls_client_auth':
     case 'self_signed_tls_client_auth': {
       const certificate = parseClientCertificate(secret, client.name, client.authMethod);

@@ -90,6 +90,9 @@ function toPrivateJwk(secret: string): NodeJwk & { kid?: string; alg?: string } 
     if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
       throw new UnusableKey(`it is JSON but not a JWK object; ${EXPECTED}`);
     }
+    if (typeof (jwk as NodeJwk).kty !== 'string') {
+      throw new UnusableKey(`it is a JSON object without "kty", not a JWK; ${EXPECTED}`);
+    }
     if (typeof (jwk as NodeJwk).d !== 'string') {
       throw new UnusableKey('it is a JWK without "d": a public key, not a private one');
     }

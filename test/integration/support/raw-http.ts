@@ -9,15 +9,24 @@ export interface RawResponse {
 /**
  * Sends one HTTP/1.1 request exactly as written (`fetch` and `http.request` normalize or refuse
  * the targets these tests need: `//[`, absolute form, raw control characters) and reads the
- * answer until the server closes the connection.
+ * answer until the server closes the connection. `headers` are sent as written too: a `Host` there
+ * replaces the one naming `baseUrl`.
  */
-export function rawRequest(baseUrl: string, target: string, method = 'GET'): Promise<RawResponse> {
-  const { hostname, port } = new URL(baseUrl);
+export function rawRequest(
+  baseUrl: string,
+  target: string,
+  method = 'GET',
+  headers: Readonly<Record<string, string>> = {},
+): Promise<RawResponse> {
+  const { hostname, port, host } = new URL(baseUrl);
+  const lines = Object.entries({ Host: host, ...headers, Connection: 'close' }).map(
+    ([name, value]) => `${name}: ${value}\r\n`,
+  );
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = connect({ host: hostname, port: Number(port) }, () => {
+    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) }, () => {
       // write, not end: a half-closed connection may be dropped before a slow answer is written.
-      socket.write(`${method} ${target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n\r\n`, 'utf8');
+      socket.write(`${method} ${target} HTTP/1.1\r\n${lines.join('')}\r\n`, 'utf8');
     });
     socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer to ${method} ${target.slice(0, 80)}`)));
     socket.on('data', (chunk) => chunks.push(chunk));

@@ -1,9 +1,20 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TokenBrokerConfigError, TokenBrokerError } from '../../../lambda/client/errors.ts';
 import { TokenBrokerClient } from '../../../lambda/client/token-broker-client.ts';
+import { everythingSaidAbout } from '../../support/leaks.ts';
 import { errorResponse, hang, networkError, scriptedTransport, tokenResponse } from './support/scripted-transport.ts';
 
 const START = new Date('2030-01-01T00:00:00Z');
+
+/** The error `construct` throws. */
+function failureOf(construct: () => unknown): unknown {
+  try {
+    construct();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the construction to fail');
+}
 
 describe('Class: TokenBrokerClient', () => {
   beforeEach(() => {
@@ -411,6 +422,53 @@ describe('Class: TokenBrokerClient', () => {
 
       // Assess
       expect(construct).toThrow(expect.objectContaining({ name: 'TokenBrokerConfigError', field: 'url' }));
+    });
+
+    it('refuses a URL it cannot parse without repeating it, credentials included', () => {
+      // Act
+      const error = failureOf(
+        () => new TokenBrokerClient({ url: 'https://admin:Sup3rS3cret@exa mple.com/prod', region: 'eu-west-1' }),
+      );
+
+      // Assess
+      expect(error).toMatchObject({ name: 'TokenBrokerConfigError', field: 'url' });
+      expect((error as Error).message).toBe(
+        'Invalid token broker client option: url is not a valid https: URL (its host or port cannot be read)',
+      );
+      const said = everythingSaidAbout(error);
+      expect(said).not.toContain('Sup3rS3cret');
+      expect(said).not.toContain('admin');
+      expect(said).not.toContain('exa mple');
+    });
+
+    it('names TOKEN_BROKER_URL, not its value, when the URL set there has no scheme', () => {
+      // Prepare
+      vi.stubEnv('TOKEN_BROKER_URL', `abc123.execute-api.eu-west-1.amazonaws.com/prod/${'x'.repeat(10_000)}`);
+
+      // Act
+      const error = failureOf(() => new TokenBrokerClient({ region: 'eu-west-1' }));
+
+      // Assess
+      expect((error as Error).message).toBe(
+        'Invalid token broker client option: TOKEN_BROKER_URL is not an absolute URL: it must start with https://',
+      );
+      expect(everythingSaidAbout(error)).not.toContain('abc123');
+    });
+
+    it.each([
+      ['a well-known scheme, repeated', 'FTP://broker.example/prod', /; it uses ftp:$/],
+      ['what parses as a scheme but is a user name, not repeated', 'admin:Sup3rS3cret9@broker.example', /localhost\)$/],
+      ['what parses as a scheme but is a password, not repeated', 'Sup3rS3cret9:broker', /localhost\)$/],
+      ['a long scheme, not repeated', `${'a'.repeat(5_000)}:broker`, /localhost\)$/],
+    ])('refuses a URL with a scheme other than https:: %s', (_case, url, ending) => {
+      // Act
+      const error = failureOf(() => new TokenBrokerClient({ url, region: 'eu-west-1' }));
+
+      // Assess
+      expect((error as Error).message).toMatch(/^Invalid token broker client option: url must use https: /);
+      expect((error as Error).message).toMatch(ending);
+      expect((error as Error).message.length).toBeLessThan(120);
+      expect(everythingSaidAbout(error)).not.toMatch(/admin|sup3rs3cret9|broker\.example|aaaa/i);
     });
 
     it('refuses default-transport options together with a transport', () => {

@@ -899,6 +899,70 @@ describe('Function: createOAuthTokenEndpoint', () => {
     });
   });
 
+  describe('a key/value secret read whole (a JSON object, no clientSecret.field)', () => {
+    const fromSecretsManager = { clientSecret: { secretId: 'shop/m2m-client' } };
+    const OTHER_VALUE = 'admin-password-DO-NOT-LEAK';
+    const ecKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const ecPem = ecKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const explanation =
+      'Secret shop/m2m-client is a JSON object; set clientSecret.field to the key that holds the secret';
+
+    it.each([
+      ['client_secret_post', JSON.stringify({ client_secret: CLIENT_SECRET, admin_password: OTHER_VALUE })],
+      ['client_secret_basic', JSON.stringify({ client_secret: CLIENT_SECRET, admin_password: OTHER_VALUE })],
+      ['private_key_jwt', JSON.stringify({ privateKey: ecPem, admin_password: OTHER_VALUE })],
+      ['private_key_jwt', ` {"kid": "shop-2025", "admin_password": "${OTHER_VALUE}"}`],
+    ])('with %s, is refused as internal_error naming the secret, before any request', async (authMethod, secret) => {
+      // Prepare
+      const { outcome, requests } = request([goodToken], {
+        overrides: { authMethod, ...fromSecretsManager },
+        secret,
+      });
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('internal_error');
+      expect(error.description).toBe(explanation);
+      const said = everythingSaidAbout(error);
+      expect(said).not.toContain(CLIENT_SECRET);
+      expect(said).not.toContain(OTHER_VALUE);
+      expect(said).not.toContain('PRIVATE KEY');
+      expect(requests).toHaveLength(0);
+    });
+
+    it('with private_key_jwt, signs with a private JWK: its "kty" makes it a key, not a key/value secret', async () => {
+      // Prepare
+      const jwk = { ...ecKeys.privateKey.export({ format: 'jwk' }), kid: 'shop-2025' };
+      const { outcome, requests } = request([goodToken], {
+        overrides: { authMethod: 'private_key_jwt', ...fromSecretsManager },
+        secret: JSON.stringify(jwk),
+      });
+
+      // Act
+      await outcome;
+
+      // Assess
+      const assertion = requests[0]?.form.get('client_assertion') ?? '';
+      await expect(jwtVerify(assertion, ecKeys.publicKey)).resolves.toBeDefined();
+    });
+
+    it.each([
+      ['braces that are not JSON', '{p@ss}-w0rd'],
+      ['a JSON string', '"quoted-secret"'],
+    ])('sends a client secret that is %s as it is', async (_case, secret) => {
+      // Prepare
+      const { outcome, requests } = request([goodToken], { overrides: fromSecretsManager, secret });
+
+      // Act
+      await outcome;
+
+      // Assess
+      expect(requests[0]?.form.get('client_secret')).toBe(secret);
+    });
+  });
+
   describe('mutual TLS clients', () => {
     const pair = selfSignedClient('shop-broker');
     const other = selfSignedClient('someone-else');

@@ -43,6 +43,11 @@ describe('Function: importClientPrivateKey', () => {
     ],
     ['a truncated PEM', EC_PEM.slice(0, 120), /its PEM could not be read as a private key/],
     ['a public JWK', JSON.stringify(ecKey.publicKey.export({ format: 'jwk' })), /a JWK without "d": a public key/],
+    [
+      'a JSON object that is no JWK',
+      JSON.stringify({ privateKey: EC_PEM, d: EC_JWK.d }),
+      /it is a JSON object without "kty", not a JWK; expected a PKCS#8/,
+    ],
     ['broken JSON', `{"kty":"EC","d":"${EC_JWK.d}"`, /it starts like JSON but is not valid JSON/],
     ['a JWK on an unsupported curve', JSON.stringify({ ...EC_JWK, crv: 'secp256k1' }), /EC curve "secp256k1"/],
     ['a JWK with a bad d', JSON.stringify({ ...EC_JWK, d: 'AAAA' }), /the JWK could not be imported \(DataError\)/],
