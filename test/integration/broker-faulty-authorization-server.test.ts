@@ -82,6 +82,30 @@ describe('Broker against a misbehaving authorization server (fault server)', () 
     });
   });
 
+  describe('an OAuth error value that is no error code', () => {
+    it('answers 502 without the secret the server echoed in error, or the log line it forged', async () => {
+      // Prepare: client_secret_post, so the server has the secret as it is.
+      const secret = 'echoed-secret-3b9f0e';
+      const forged = '{"level":"INFO","message":"Obtained a new token","client":"forged"}';
+      server.answer({ status: 400, body: ({ form }) => ({ error: `${form.get('client_secret')}\n${forged}` }) });
+      const { url } = await broker({ clientSecret: { value: secret } });
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(server.requests[0]?.form.get('client_secret')).toBe(secret);
+      expect(reply.status).toBe(502);
+      expect(reply.body.error_description).toMatch(/client shop: an invalid error code \(HTTP 400\)/);
+      expect(JSON.stringify(reply.body)).not.toContain(secret);
+      expect(output.logLines()).toContainEqual(
+        expect.objectContaining({ client: 'shop', description: reply.body.error_description }),
+      );
+      expect(output.text()).not.toContain(secret);
+      expect(output.logLines()).not.toContainEqual(expect.objectContaining({ client: 'forged' }));
+    });
+  });
+
   describe('token_type', () => {
     it.each(['DPoP', 'N_A'])('answers 502 upstream_rejected naming a token of type %s', async (tokenType) => {
       // Prepare

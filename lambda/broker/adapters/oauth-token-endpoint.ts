@@ -8,6 +8,7 @@ import {
 } from '../../shared/retry.ts';
 import { type BasicAuthEncoding, type ClientConfig, isMutualTls } from '../core/config.ts';
 import { BrokerError } from '../core/errors.ts';
+import { ECHO_LIMIT } from '../core/quote-input.ts';
 import type { TokenEndpoint, TokenResponse } from '../core/token-endpoint.ts';
 import { boundedFetch, ResponseTooLargeError } from './bounded-fetch.ts';
 import { type ClientAuthentication, clientAuthentications } from './client-authentication.ts';
@@ -78,7 +79,7 @@ export function createOAuthTokenEndpoint(deps: OAuthTokenEndpointDeps = systemTo
       if (rejection !== undefined && deps.now() >= deadlineAt) break;
       const via = ownFetch === undefined ? bounded : { ...bounded, fetch: boundedFetch(ownFetch) };
       try {
-        const token = await requestClientCredentialsToken(client, auth, scopes, via, deadlineAt - deps.now());
+        const token = await requestClientCredentialsToken(client, secret, auth, scopes, via, deadlineAt - deps.now());
         if (encoding !== undefined && candidates.length > 1) learn(client, encoding);
         return token;
       } catch (error) {
@@ -116,10 +117,11 @@ function credentialsRejected(clientName: string, detail: string): BrokerError {
  *
  * Errors are BrokerErrors built from sanitized facts (status, OAuth `error` code): oauth4webapi's
  * own errors can hold the response body, which on success holds the access token, so they are
- * never attached as `cause`.
+ * never attached as `cause`. `secret` is only for keeping it out of them.
  */
 async function requestClientCredentialsToken(
   client: ClientConfig,
+  secret: string,
   auth: oauth.ClientAuth,
   scopes: readonly string[],
   deps: OAuthTokenEndpointDeps,
@@ -162,7 +164,7 @@ async function requestClientCredentialsToken(
     const policy = { maxRetries: client.maxRetries, deadlineMs };
     return await withRetries(attempt, (error) => classifyFailure(error, deps.now), policy, deps);
   } catch (error) {
-    throw toUpstreamError(error, client, deps.now);
+    throw toUpstreamError(error, client, secret, deps.now);
   }
 }
 
@@ -258,7 +260,7 @@ function retryAfterMsOf(response: Response | undefined, now: () => number): numb
   return parseRetryAfter(response?.headers.get('retry-after'), now());
 }
 
-function toUpstreamError(error: unknown, client: ClientConfig, now: () => number): BrokerError {
+function toUpstreamError(error: unknown, client: ClientConfig, secret: string, now: () => number): BrokerError {
   if (error instanceof BrokerError) return error;
   const name = client.name;
   const underlying = underlyingFailure(error);
@@ -307,7 +309,7 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
   if (error instanceof oauth.ResponseBodyError) {
     return new BrokerError(
       'upstream_rejected',
-      `The authorization server refused the token request of client ${name}: ${error.error} (HTTP ${error.status})`,
+      `The authorization server refused the token request of client ${name}: ${errorCodeOf(error, secret)} (HTTP ${error.status})`,
       { rejection: 'request_rejected' },
     );
   }
@@ -331,6 +333,18 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
   return new BrokerError('internal_error', `The token request of client ${name} failed unexpectedly`, {
     cause: new Error((error as Error | undefined)?.name ?? 'Error'),
   });
+}
+
+/**
+ * The OAuth `error` of a refusal, repeated only when it is an error code (RFC 6749 §5.2:
+ * `1*( %x20-21 / %x23-5B / %x5D-7E )`) of at most {@link ECHO_LIMIT} characters without the secret
+ * in it: a server could put there the secret it received, a line break to forge log lines, or 900 KB.
+ */
+function errorCodeOf(error: oauth.ResponseBodyError, secret: string): string {
+  const code = error.error;
+  return code.length <= ECHO_LIMIT && /^[\x20\x21\x23-\x5B\x5D-\x7E]+$/.test(code) && !code.includes(secret)
+    ? code
+    : 'an invalid error code';
 }
 
 /**

@@ -778,6 +778,45 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(said).not.toContain(LEAKY_TOKEN);
     });
 
+    it.each<[string, number, string]>([
+      ['the secret it received and a forged log line', 400, `${CLIENT_SECRET}\n{"level":"INFO","message":"forged"}`],
+      ['the secret it received and a forged log line, with 401', 401, `${CLIENT_SECRET}\r\nforged`],
+      ['the secret alone, which has the syntax of an error code', 400, CLIENT_SECRET],
+      ['900 KB', 400, 'e'.repeat(900_000)],
+      ['65 characters', 400, 'e'.repeat(65)],
+      ['a double quote', 400, 'invalid"scope'],
+      ['a backslash', 403, 'invalid\\scope'],
+      ['a character outside ASCII', 400, 'invalid_scopé'],
+    ])('does not repeat an OAuth error value that is no error code: %s', async (_case, status, value) => {
+      // Prepare
+      const { outcome } = request([errorResponse(status, { error: value })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.description).toMatch(/client shop\b.*an invalid error code/);
+      expect(error.description).not.toMatch(/[\r\n]/);
+      expect(error.description.length).toBeLessThan(200);
+      const said = everythingSaidAbout(error);
+      expect(said).not.toContain(CLIENT_SECRET);
+      expect(said).not.toContain('forged');
+      expect(said).not.toContain(value.slice(0, 64));
+    });
+
+    it('repeats an error code of up to 64 characters of RFC 6749 §5.2 syntax, spaces and punctuation included', async () => {
+      // Prepare
+      const code = `tenant #42 [locked]: see ~admin ${'x'.repeat(32)}`;
+      const { outcome } = request([errorResponse(400, { error: code })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(code).toHaveLength(64);
+      expect(error.description).toContain(`: ${code} (HTTP 400)`);
+    });
+
     it('says nothing of the secret when client_secret_basic credentials are refused', async () => {
       // Prepare
       const { outcome } = request([errorResponse(401)], { overrides: { authMethod: 'client_secret_basic' } });
