@@ -295,8 +295,11 @@ function toUpstreamError(error: unknown, client: ClientConfig, secret: string, n
     );
   }
   const status = httpStatusOf(error);
-  if (error instanceof oauth.ResponseBodyError && error.error === 'invalid_client') {
-    return credentialsRejected(name, `invalid_client, HTTP ${error.status}`);
+  const body = error instanceof oauth.ResponseBodyError ? error : undefined;
+  // RFC 6749 §5.2 keeps 401 for a failed client authentication, whatever the `error` says
+  // (Keycloak answers a wrong secret with unauthorized_client, Auth0 with access_denied).
+  if (status === 401 || body?.error === 'invalid_client' || (status === 403 && !body)) {
+    return credentialsRejected(name, `${body ? `${errorCodeOf(body, secret)}, ` : ''}HTTP ${status}`);
   }
   if (status === 429 || (status !== undefined && status >= 500)) {
     const retryAfterMs = retryAfterMsOf(responseOf(error), now);
@@ -306,14 +309,13 @@ function toUpstreamError(error: unknown, client: ClientConfig, secret: string, n
       { retryAfterSeconds: retryAfterMs === undefined ? 5 : Math.max(1, Math.ceil(retryAfterMs / 1000)) },
     );
   }
-  if (error instanceof oauth.ResponseBodyError) {
+  if (body) {
     return new BrokerError(
       'upstream_rejected',
-      `The authorization server refused the token request of client ${name}: ${errorCodeOf(error, secret)} (HTTP ${error.status})`,
+      `The authorization server refused the token request of client ${name}: ${errorCodeOf(body, secret)} (HTTP ${status})`,
       { rejection: 'request_rejected' },
     );
   }
-  if (status === 401 || status === 403) return credentialsRejected(name, `HTTP ${status}`);
   if (status !== undefined) {
     return new BrokerError('upstream_rejected', `The authorization server of client ${name} answered HTTP ${status}`, {
       rejection: 'request_rejected',

@@ -177,6 +177,22 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(endpoint.learned).toEqual(['shop:plain']);
     });
 
+    it.each([
+      ['unauthorized_client (Keycloak)', 'unauthorized_client'],
+      ['access_denied (Auth0)', 'access_denied'],
+    ])('tries the plain encoding once when the form one gets a 401 with %s', async (_case, code) => {
+      // Prepare
+      const endpoint = basicEndpoint([errorResponse(401, { error: code }), goodToken]);
+
+      // Act
+      const token = await endpoint.get();
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
+      expect(endpoint.authorizations()).toEqual([form, plain]);
+      expect(endpoint.learned).toEqual(['shop:plain']);
+    });
+
     it('remembers the form encoding when it is accepted, and still tries plain once when it is rejected', async () => {
       // Prepare
       const endpoint = basicEndpoint([goodToken, errorResponse(401), goodToken]);
@@ -347,6 +363,9 @@ describe('Function: createOAuthTokenEndpoint', () => {
     it.each([
       ['invalid_client with 401', errorResponse(401, { error: 'invalid_client' })],
       ['invalid_client with 400', errorResponse(400, { error: 'invalid_client' })],
+      ['unauthorized_client with 401 (Keycloak)', errorResponse(401, { error: 'unauthorized_client' })],
+      ['access_denied with 401 (Auth0)', errorResponse(401, { error: 'access_denied' })],
+      ['invalid_request with 401', errorResponse(401, { error: 'invalid_request' })],
       ['401 without a body', errorResponse(401)],
       ['403 without a body', errorResponse(403)],
       [
@@ -364,6 +383,32 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(error.rejection).toBe('credentials_rejected');
       expect(error.code).toBe('upstream_rejected');
       expect(error.description).toContain('shop');
+      expect(requests).toHaveLength(1);
+    });
+
+    it('names the OAuth error of a 401 in the rejection of the credentials', async () => {
+      // Prepare
+      const { outcome } = request([errorResponse(401, { error: 'unauthorized_client' })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.description).toBe(
+        'The authorization server rejected the credentials of client shop (unauthorized_client, HTTP 401)',
+      );
+    });
+
+    it('reports a 403 with an OAuth error other than invalid_client as a refused request, naming it', async () => {
+      // Prepare
+      const { outcome, requests } = request([errorResponse(403, { error: 'access_denied' })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.rejection).toBe('request_rejected');
+      expect(error.description).toContain('access_denied (HTTP 403)');
       expect(requests).toHaveLength(1);
     });
 
