@@ -221,6 +221,22 @@ describe('Broker against a misbehaving authorization server (fault server)', () 
       expect(reply.status).toBe(200);
       expect(reply.body.expires_at).toBe(exp);
     });
+
+    it('serves a JWT access token no longer than its exp, whatever expires_in says', async () => {
+      // Prepare: expires_in in milliseconds by mistake.
+      const exp = Math.floor(Date.now() / 1000) + 60;
+      const payload = Buffer.from(JSON.stringify({ sub: 'm2m', exp })).toString('base64url');
+      server.answer({ expiresIn: 3_600_000, accessToken: `eyJhbGciOiJSUzI1NiJ9.${payload}.c2ln` });
+      const { url } = await broker();
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(200);
+      expect(reply.body.expires_at).toBe(exp);
+      expect(reply.body.expires_in).toBeLessThanOrEqual(60);
+    });
   });
 
   describe('a connection that breaks off or stalls', () => {

@@ -9,7 +9,7 @@ import {
 import { type BasicAuthEncoding, type ClientConfig, isMutualTls } from '../core/config.ts';
 import { BrokerError } from '../core/errors.ts';
 import { ECHO_LIMIT } from '../core/quote-input.ts';
-import type { TokenEndpoint, TokenResponse } from '../core/token-endpoint.ts';
+import { MIN_LIFETIME_SECONDS, type TokenEndpoint, type TokenResponse } from '../core/token-endpoint.ts';
 import { boundedFetch, ResponseTooLargeError } from './bounded-fetch.ts';
 import { type ClientAuthentication, clientAuthentications } from './client-authentication.ts';
 import { jwtSecondsLeft } from './jwt-lifetime.ts';
@@ -149,13 +149,16 @@ async function requestClientCredentialsToken(
     if (result.token_type !== 'bearer') throw unsupportedTokenType(client.name, result.token_type);
     const confirmation = confirmationMethodsOf(result.access_token);
     if (confirmation) throw boundToken(client.name, confirmation);
+    // A JWT outlives its exp nowhere: an expires_in in milliseconds by mistake must not make it.
+    const jwtLeft = jwtSecondsLeft(result.access_token, deps.now());
+    if (jwtLeft !== undefined && jwtLeft <= MIN_LIFETIME_SECONDS) throw expiredToken(client.name, jwtLeft);
     return {
       accessToken: result.access_token,
       tokenType: 'Bearer',
-      expiresInSeconds:
-        validLifetime(result.expires_in) ??
-        jwtSecondsLeft(result.access_token, deps.now()) ??
-        client.defaultExpiresInSeconds,
+      expiresInSeconds: Math.min(
+        validLifetime(result.expires_in) ?? jwtLeft ?? client.defaultExpiresInSeconds,
+        jwtLeft ?? Number.POSITIVE_INFINITY,
+      ),
       scope: result.scope ?? scopes.join(' '),
     };
   };
@@ -378,6 +381,17 @@ function boundToken(clientName: string, confirmation: readonly string[]): Broker
     'upstream_rejected',
     `The authorization server of client ${clientName} issued an access token bound to a key (cnf ${confirmation.join(', ')}): ` +
       `only a holder of that key can use it, and the broker's callers do not hold it. ${fix}`,
+    { rejection: 'invalid_response' },
+  );
+}
+
+/** A token whose JWT `exp` has passed, or is too close to serve it. */
+function expiredToken(clientName: string, secondsLeft: number): BrokerError {
+  const when =
+    secondsLeft > 0 ? `expires within ${MIN_LIFETIME_SECONDS} s` : `expired ${Math.round(-secondsLeft)} s ago`;
+  return new BrokerError(
+    'upstream_rejected',
+    `The authorization server of client ${clientName} issued an access token that ${when} by its exp claim`,
     { rejection: 'invalid_response' },
   );
 }

@@ -25,6 +25,15 @@ const ACCESS_TOKEN = 'access-token-from-the-server';
 const LEAKY_TOKEN = 'leaky-token';
 const goodToken = tokenResponse({ access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: 3600 });
 
+/** Where virtual time starts, in seconds: the `now` a JWT's `exp` is measured against. */
+const START_SECONDS = 1_700_000_000;
+
+/** An access token that is a JWT with these claims, unsigned: the broker only reads them. */
+const jwt = (claims: Record<string, unknown>) =>
+  ['{"alg":"RS256","typ":"at+jwt"}', JSON.stringify(claims), 'signature']
+    .map((part, i) => (i < 2 ? Buffer.from(part).toString('base64url') : part))
+    .join('.');
+
 /** Runs one token request against a scripted endpoint, on virtual time. */
 function request(
   script: (() => Answer)[],
@@ -307,12 +316,6 @@ describe('Function: createOAuthTokenEndpoint', () => {
     });
 
     describe('without expires_in', () => {
-      const START_SECONDS = 1_700_000_000;
-      const jwt = (claims: Record<string, unknown>) =>
-        ['{"alg":"RS256","typ":"at+jwt"}', JSON.stringify(claims), 'signature']
-          .map((part, i) => (i < 2 ? Buffer.from(part).toString('base64url') : part))
-          .join('.');
-
       it.each([
         ['the exp of a JWT access token', jwt({ sub: 'shop-m2m', exp: START_SECONDS + 1234 }), {}, 1234],
         ['expires_in over the exp of a JWT', jwt({ exp: START_SECONDS + 1234 }), { expires_in: 600 }, 600],
@@ -331,6 +334,42 @@ describe('Function: createOAuthTokenEndpoint', () => {
 
         // Assess
         expect(token.expiresInSeconds).toBe(expected);
+      });
+    });
+
+    describe('with a JWT access token whose exp comes before expires_in', () => {
+      it('uses the time left until exp, for an expires_in in milliseconds by mistake', async () => {
+        // Prepare
+        const accessToken = jwt({ exp: START_SECONDS + 60 });
+        const { outcome } = request([
+          tokenResponse({ access_token: accessToken, token_type: 'Bearer', expires_in: 3_600_000 }),
+        ]);
+
+        // Act
+        const token = await outcome;
+
+        // Assess
+        expect(token.expiresInSeconds).toBe(60);
+      });
+
+      it.each([
+        ['has passed', START_SECONDS - 30, 'expired 30 s ago by its exp claim'],
+        ['is 1 s away', START_SECONDS + 1, 'expires within 1 s by its exp claim'],
+      ])('refuses a token whose exp %s as an invalid response, without retrying', async (_case, exp, why) => {
+        // Prepare
+        const accessToken = jwt({ sub: 'shop-m2m', exp });
+        const { outcome, requests } = request([
+          tokenResponse({ access_token: accessToken, token_type: 'Bearer', expires_in: 3600 }),
+        ]);
+
+        // Act
+        const error = await failureOf(outcome);
+
+        // Assess
+        expect(error).toMatchObject({ code: 'upstream_rejected', rejection: 'invalid_response' });
+        expect(error.description).toBe(`The authorization server of client shop issued an access token that ${why}`);
+        expect(everythingSaidAbout(error)).not.toContain(accessToken);
+        expect(requests).toHaveLength(1);
       });
     });
 
@@ -488,10 +527,6 @@ describe('Function: createOAuthTokenEndpoint', () => {
   });
 
   describe('an access token bound to a key', () => {
-    const jwt = (claims: Record<string, unknown>) =>
-      ['{"alg":"RS256","typ":"at+jwt"}', JSON.stringify(claims), 'signature']
-        .map((part, i) => (i < 2 ? Buffer.from(part).toString('base64url') : part))
-        .join('.');
     const certificateBound = jwt({
       sub: 'shop-m2m',
       cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' },
