@@ -239,6 +239,30 @@ describe('Broker against a misbehaving authorization server (fault server)', () 
     });
   });
 
+  describe('a Java server (Jackson) that sends absent members as null', () => {
+    it('serves its token', async () => {
+      // Prepare
+      server.answer({
+        body: {
+          access_token: 'jackson-token',
+          token_type: 'Bearer',
+          expires_in: null,
+          scope: null,
+          refresh_token: null,
+          id_token: null,
+        },
+      });
+      const { url } = await broker();
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(200);
+      expect(reply.body).toMatchObject({ access_token: 'jackson-token', token_type: 'Bearer', scope: 'read' });
+    });
+  });
+
   describe('a connection that breaks off or stalls', () => {
     it.each<[string, Fault]>([
       ['a connection reset before the answer', { reset: 'before-answer' }],

@@ -15,6 +15,7 @@ import { type ClientAuthentication, clientAuthentications } from './client-authe
 import { jwtSecondsLeft } from './jwt-lifetime.ts';
 import { ClientCertificateRefusedError, type MutualTlsOptions } from './mutual-tls-fetch.ts';
 import { confirmationMethodsOf } from './token-binding.ts';
+import { tolerantTokenResponse } from './tolerant-token-response.ts';
 
 /** What the token endpoint adapter tells the outside world (never a credential). */
 export interface TokenEndpointTelemetry {
@@ -113,7 +114,8 @@ function credentialsRejected(clientName: string, detail: string): BrokerError {
  * network errors (also while the body streams in), timeouts, 5xx and 429 (honouring
  * `Retry-After`), inside the deadline. Only `token_type` Bearer is accepted (RFC 6749 §7.1, RFC 6750),
  * and not a token bound to a key (RFC 8705 §3);
- * bodies over 1 MiB (`MAX_TOKEN_RESPONSE_BYTES`) are refused unread.
+ * bodies over 1 MiB (`MAX_TOKEN_RESPONSE_BYTES`) are refused unread. A successful body loses its
+ * `null` members and other needless ones first ({@link tolerantTokenResponse}).
  *
  * Errors are BrokerErrors built from sanitized facts (status, OAuth `error` code): oauth4webapi's
  * own errors can hold the response body, which on success holds the access token, so they are
@@ -144,7 +146,7 @@ async function requestClientCredentialsToken(
       [oauth.customFetch]: deps.fetch,
       [oauth.allowInsecureRequests]: client.tokenEndpoint.protocol === 'http:',
     });
-    const result = await oauth.processClientCredentialsResponse(as, oauthClient, response);
+    const result = await oauth.processClientCredentialsResponse(as, oauthClient, tolerantTokenResponse(response));
     // oauth4webapi accepts `dpop` too (lowercased), but the broker hands tokens out as Bearer.
     if (result.token_type !== 'bearer') throw unsupportedTokenType(client.name, result.token_type);
     const confirmation = confirmationMethodsOf(result.access_token);

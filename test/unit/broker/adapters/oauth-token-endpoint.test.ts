@@ -373,6 +373,76 @@ describe('Function: createOAuthTokenEndpoint', () => {
       });
     });
 
+    describe('from a Java server (Jackson) and others that send what a token does without', () => {
+      it('serves a token whose optional members are null, with the default lifetime and the requested scopes', async () => {
+        // Prepare
+        const { outcome } = request(
+          [
+            tokenResponse({
+              access_token: ACCESS_TOKEN,
+              token_type: 'Bearer',
+              expires_in: null,
+              scope: null,
+              refresh_token: null,
+              id_token: null,
+            }),
+          ],
+          { overrides: { defaultExpiresInSeconds: 120 } },
+        );
+
+        // Act
+        const token = await outcome;
+
+        // Assess
+        expect(token).toEqual({
+          accessToken: ACCESS_TOKEN,
+          tokenType: 'Bearer',
+          expiresInSeconds: 120,
+          scope: 'read write',
+        });
+      });
+
+      it.each<[string, unknown, number]>([
+        ['a negative expires_in', -1, 120],
+        ['an empty expires_in', '', 120],
+        ['an expires_in that is not a number', 'soon', 120],
+        ['an infinite expires_in', '1e999', 120],
+        ['an expires_in that is a boolean', true, 120],
+        ['an expires_in that is a numeric string', '3600', 3600],
+      ])('serves a token with %s', async (_case, expiresIn, expected) => {
+        // Prepare
+        const { outcome } = request(
+          [tokenResponse({ access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: expiresIn })],
+          { overrides: { defaultExpiresInSeconds: 120 } },
+        );
+
+        // Act
+        const token = await outcome;
+
+        // Assess
+        expect(token.expiresInSeconds).toBe(expected);
+      });
+
+      it('serves a token with a refresh_token and an id_token, which client credentials do without', async () => {
+        // Prepare
+        const { outcome } = request([
+          tokenResponse({
+            access_token: ACCESS_TOKEN,
+            token_type: 'Bearer',
+            expires_in: 3600,
+            refresh_token: 42,
+            id_token: 'not-a-jwt',
+          }),
+        ]);
+
+        // Act
+        const token = await outcome;
+
+        // Assess
+        expect(token).toMatchObject({ accessToken: ACCESS_TOKEN, expiresInSeconds: 3600 });
+      });
+    });
+
     it('accepts a lowercase token_type and reports it as Bearer', async () => {
       // Prepare
       const { outcome } = request([
@@ -469,7 +539,8 @@ describe('Function: createOAuthTokenEndpoint', () => {
       ['token_type mac', { access_token: ACCESS_TOKEN, token_type: 'mac', expires_in: 60 }],
       ['no access_token', { token_type: 'Bearer', expires_in: 60 }],
       ['no token_type', { access_token: LEAKY_TOKEN, expires_in: 60 }],
-      ['an expires_in that is not a number', { access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: 'soon' }],
+      ['a null access_token', { access_token: null, token_type: 'Bearer', expires_in: 60 }],
+      ['a null token_type', { access_token: ACCESS_TOKEN, token_type: null, expires_in: 60 }],
     ])('refuses a 200 response with %s', async (_case, body) => {
       // Prepare
       const { outcome, requests } = request([tokenResponse(body)]);
@@ -835,8 +906,8 @@ describe('Function: createOAuthTokenEndpoint', () => {
       ['200 without token_type', tokenResponse({ access_token: LEAKY_TOKEN, expires_in: 60 })],
       ['200 with token_type mac', tokenResponse({ access_token: LEAKY_TOKEN, token_type: 'mac' })],
       [
-        '200 with a bad expires_in',
-        tokenResponse({ access_token: LEAKY_TOKEN, token_type: 'Bearer', expires_in: 'x' }),
+        '200 with an access_token that is not a string',
+        tokenResponse({ access_token: [LEAKY_TOKEN], token_type: 'Bearer', expires_in: null }),
       ],
       [
         '200 with a scope that is not a string',
