@@ -299,6 +299,24 @@ describe('Broker against a misbehaving authorization server (fault server)', () 
       expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
     });
 
+    it('waits until the X-Rate-Limit-Reset of a 429 without Retry-After (Okta) before trying again', async () => {
+      // Prepare: the reset is in epoch seconds, 1 to 2 s from now.
+      const started = Date.now();
+      const reset = String(Math.floor(started / 1000) + 2);
+      server.answer(
+        { status: 429, headers: { 'X-Rate-Limit-Reset': reset }, body: { error: 'too_many_requests' } },
+        { accessToken: 'after-the-reset' },
+      );
+      const { url } = await broker();
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.body.access_token).toBe('after-the-reset');
+      expect(Date.now()).toBeGreaterThanOrEqual(Number(reset) * 1000);
+    });
+
     it('retries a connection reset in the middle of the body and serves the next answer', async () => {
       // Prepare
       server.answer({ reset: 'mid-body' }, { accessToken: 'after-the-reset' });

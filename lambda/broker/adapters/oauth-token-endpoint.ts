@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import {
+  parseRateLimitReset,
   parseRetryAfter,
   type RetryClock,
   type RetryDecision,
@@ -9,6 +10,7 @@ import {
 import { type BasicAuthEncoding, type ClientConfig, isMutualTls } from '../core/config.ts';
 import { BrokerError } from '../core/errors.ts';
 import { ECHO_LIMIT } from '../core/quote-input.ts';
+import { DEFAULT_COOLDOWNS } from '../core/refresh-failure.ts';
 import { MIN_LIFETIME_SECONDS, type TokenEndpoint, type TokenResponse } from '../core/token-endpoint.ts';
 import { boundedFetch, ResponseTooLargeError } from './bounded-fetch.ts';
 import { type ClientAuthentication, clientAuthentications } from './client-authentication.ts';
@@ -261,8 +263,19 @@ function classifyFailure(error: unknown, now: () => number): RetryDecision {
   return { retry: false };
 }
 
+/**
+ * The wait the server asks for: its `Retry-After` or, on a 429 without one, its rate limit reset
+ * (Okta, Auth0). No longer than the longest cool-down: callers are told it, and the fleet cache
+ * would not remember a failure longer anyway.
+ */
 function retryAfterMsOf(response: Response | undefined, now: () => number): number | undefined {
-  return parseRetryAfter(response?.headers.get('retry-after'), now());
+  const headers = response?.headers;
+  const asked =
+    parseRetryAfter(headers?.get('retry-after'), now()) ??
+    (response?.status === 429
+      ? parseRateLimitReset(headers?.get('x-rate-limit-reset') ?? headers?.get('x-ratelimit-reset'), now())
+      : undefined);
+  return asked === undefined ? undefined : Math.min(asked, DEFAULT_COOLDOWNS.maxMs);
 }
 
 function toUpstreamError(error: unknown, client: ClientConfig, secret: string, now: () => number): BrokerError {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_TOKEN_RESPONSE_BYTES } from '../../../../lambda/broker/adapters/bounded-fetch.ts';
 import { createOAuthTokenEndpoint } from '../../../../lambda/broker/adapters/oauth-token-endpoint.ts';
 import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
+import { DEFAULT_COOLDOWNS } from '../../../../lambda/broker/core/refresh-failure.ts';
 import { everythingSaidAbout } from '../../../support/leaks.ts';
 import { clientCertificateSecret, selfSignedClient } from '../../../support/test-pki.ts';
 import { virtualTime } from '../../../support/virtual-time.ts';
@@ -720,6 +721,73 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(error.code).toBe('upstream_unavailable');
       expect(error.retryAfterSeconds).toBe(7);
       expect(requests).toHaveLength(3);
+    });
+
+    it.each([
+      ['a day in seconds', '86400'],
+      ['more seconds than a number holds exactly', '99999999999999999999'],
+      ['an HTTP-date a year ahead', new Date((START_SECONDS + 31_536_000) * 1000).toUTCString()],
+    ])(
+      'passes a Retry-After of %s on capped at the longest cool-down, without waiting for it',
+      async (_case, value) => {
+        // Prepare
+        const { outcome, requests } = request([errorResponse(429, undefined, { 'Retry-After': value })]);
+
+        // Act
+        const error = await failureOf(outcome);
+
+        // Assess
+        expect(error.code).toBe('upstream_unavailable');
+        expect(error.retryAfterSeconds).toBe(DEFAULT_COOLDOWNS.maxMs / 1000);
+        expect(requests).toHaveLength(1);
+      },
+    );
+
+    it.each([
+      ['X-Rate-Limit-Reset', 'Okta'],
+      ['X-RateLimit-Reset', 'Auth0'],
+    ])('waits until the %s (%s) of a 429 without Retry-After before trying again', async (header) => {
+      // Prepare
+      const { outcome, requests, sleeps } = request([
+        errorResponse(429, undefined, { [header]: String(START_SECONDS + 3) }),
+        goodToken,
+      ]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
+      expect(requests).toHaveLength(2);
+      expect(sleeps).toEqual([3_000]);
+    });
+
+    it('passes a far X-RateLimit-Reset of a 429 on capped at the longest cool-down', async () => {
+      // Prepare
+      const { outcome, requests } = request([
+        errorResponse(429, undefined, { 'X-RateLimit-Reset': String(START_SECONDS + 3600) }),
+      ]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.retryAfterSeconds).toBe(DEFAULT_COOLDOWNS.maxMs / 1000);
+      expect(requests).toHaveLength(1);
+    });
+
+    it.each<[string, number, Record<string, string>, number]>([
+      ['a Retry-After over an X-RateLimit-Reset', 429, { 'Retry-After': '7', 'X-RateLimit-Reset': '1700000060' }, 7],
+      ['no X-RateLimit-Reset of a 503', 503, { 'X-RateLimit-Reset': '1700000060' }, 5],
+    ])('passes on %s', async (_case, status, headers, expected) => {
+      // Prepare
+      const { outcome } = request([errorResponse(status, undefined, headers)]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.retryAfterSeconds).toBe(expected);
     });
 
     it('retries a network error, then reports upstream_unavailable with the error code', async () => {
