@@ -20,7 +20,8 @@ export function tolerantTokenResponse(response: Response): Response {
       },
       flush(controller) {
         const received = Buffer.concat(chunks);
-        const cleaned = withoutNeedless(received.toString('utf8'));
+        // As Response.json() decodes: UTF-8, without a byte order mark.
+        const cleaned = withoutNeedless(new TextDecoder().decode(received));
         controller.enqueue(cleaned === undefined ? received : Buffer.from(cleaned));
       },
     }),

@@ -424,6 +424,20 @@ describe('Function: createOAuthTokenEndpoint', () => {
         expect(token.expiresInSeconds).toBe(expected);
       });
 
+      it('serves a token from such a body that starts with a byte order mark', async () => {
+        // Prepare
+        const body = `\uFEFF{"access_token":"${ACCESS_TOKEN}","token_type":"Bearer","expires_in":60,"scope":null}`;
+        const { outcome } = request([
+          () => new Response(body, { status: 200, headers: { 'content-type': 'application/json' } }),
+        ]);
+
+        // Act
+        const token = await outcome;
+
+        // Assess
+        expect(token).toMatchObject({ accessToken: ACCESS_TOKEN, expiresInSeconds: 60, scope: 'read write' });
+      });
+
       it('serves a token with a refresh_token and an id_token, which client credentials do without', async () => {
         // Prepare
         const { outcome } = request([
