@@ -75,3 +75,12 @@ export function parseRetryAfter(value: string | null | undefined, nowMs: number)
   const date = Date.parse(text);
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }
+
+/**
+ * `X-Rate-Limit-Reset` (Okta) or `X-RateLimit-Reset` (Auth0): when the rate limit resets, in epoch
+ * seconds (digits only), as milliseconds from `nowMs`, never negative; `undefined` for anything else.
+ */
+export function parseRateLimitReset(value: string | null | undefined, nowMs: number): number | undefined {
+  const text = value?.trim() ?? '';
+  return /^\d+$/.test(text) ? Math.max(0, Number(text) * 1000 - nowMs) : undefined;
+}

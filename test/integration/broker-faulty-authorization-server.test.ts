@@ -82,6 +82,30 @@ describe('Broker against a misbehaving authorization server (fault server)', () 
     });
   });
 
+  describe('an OAuth error value that is no error code', () => {
+    it('answers 502 without the secret the server echoed in error, or the log line it forged', async () => {
+      // Prepare: client_secret_post, so the server has the secret as it is.
+      const secret = 'echoed-secret-3b9f0e';
+      const forged = '{"level":"INFO","message":"Obtained a new token","client":"forged"}';
+      server.answer({ status: 400, body: ({ form }) => ({ error: `${form.get('client_secret')}\n${forged}` }) });
+      const { url } = await broker({ clientSecret: { value: secret } });
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(server.requests[0]?.form.get('client_secret')).toBe(secret);
+      expect(reply.status).toBe(502);
+      expect(reply.body.error_description).toMatch(/client shop: an invalid error code \(HTTP 400\)/);
+      expect(JSON.stringify(reply.body)).not.toContain(secret);
+      expect(output.logLines()).toContainEqual(
+        expect.objectContaining({ client: 'shop', description: reply.body.error_description }),
+      );
+      expect(output.text()).not.toContain(secret);
+      expect(output.logLines()).not.toContainEqual(expect.objectContaining({ client: 'forged' }));
+    });
+  });
+
   describe('token_type', () => {
     it.each(['DPoP', 'N_A'])('answers 502 upstream_rejected naming a token of type %s', async (tokenType) => {
       // Prepare
@@ -197,6 +221,46 @@ describe('Broker against a misbehaving authorization server (fault server)', () 
       expect(reply.status).toBe(200);
       expect(reply.body.expires_at).toBe(exp);
     });
+
+    it('serves a JWT access token no longer than its exp, whatever expires_in says', async () => {
+      // Prepare: expires_in in milliseconds by mistake.
+      const exp = Math.floor(Date.now() / 1000) + 60;
+      const payload = Buffer.from(JSON.stringify({ sub: 'm2m', exp })).toString('base64url');
+      server.answer({ expiresIn: 3_600_000, accessToken: `eyJhbGciOiJSUzI1NiJ9.${payload}.c2ln` });
+      const { url } = await broker();
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(200);
+      expect(reply.body.expires_at).toBe(exp);
+      expect(reply.body.expires_in).toBeLessThanOrEqual(60);
+    });
+  });
+
+  describe('a Java server (Jackson) that sends absent members as null', () => {
+    it('serves its token', async () => {
+      // Prepare
+      server.answer({
+        body: {
+          access_token: 'jackson-token',
+          token_type: 'Bearer',
+          expires_in: null,
+          scope: null,
+          refresh_token: null,
+          id_token: null,
+        },
+      });
+      const { url } = await broker();
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.status).toBe(200);
+      expect(reply.body).toMatchObject({ access_token: 'jackson-token', token_type: 'Bearer', scope: 'read' });
+    });
   });
 
   describe('a connection that breaks off or stalls', () => {
@@ -233,6 +297,24 @@ describe('Broker against a misbehaving authorization server (fault server)', () 
       // Assess
       expect(reply.body.access_token).toBe('after-slowing-down');
       expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    });
+
+    it('waits until the X-Rate-Limit-Reset of a 429 without Retry-After (Okta) before trying again', async () => {
+      // Prepare: the reset is in epoch seconds, 1 to 2 s from now.
+      const started = Date.now();
+      const reset = String(Math.floor(started / 1000) + 2);
+      server.answer(
+        { status: 429, headers: { 'X-Rate-Limit-Reset': reset }, body: { error: 'too_many_requests' } },
+        { accessToken: 'after-the-reset' },
+      );
+      const { url } = await broker();
+
+      // Act
+      const reply = await getToken(url, 'shop', 'read');
+
+      // Assess
+      expect(reply.body.access_token).toBe('after-the-reset');
+      expect(Date.now()).toBeGreaterThanOrEqual(Number(reset) * 1000);
     });
 
     it('retries a connection reset in the middle of the body and serves the next answer', async () => {

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import {
+  parseRateLimitReset,
   parseRetryAfter,
   type RetryClock,
   type RetryDecision,
@@ -8,12 +9,15 @@ import {
 } from '../../shared/retry.ts';
 import { type BasicAuthEncoding, type ClientConfig, isMutualTls } from '../core/config.ts';
 import { BrokerError } from '../core/errors.ts';
-import type { TokenEndpoint, TokenResponse } from '../core/token-endpoint.ts';
+import { ECHO_LIMIT } from '../core/quote-input.ts';
+import { DEFAULT_COOLDOWNS } from '../core/refresh-failure.ts';
+import { MIN_LIFETIME_SECONDS, type TokenEndpoint, type TokenResponse } from '../core/token-endpoint.ts';
 import { boundedFetch, ResponseTooLargeError } from './bounded-fetch.ts';
 import { type ClientAuthentication, clientAuthentications } from './client-authentication.ts';
 import { jwtSecondsLeft } from './jwt-lifetime.ts';
 import { ClientCertificateRefusedError, type MutualTlsOptions } from './mutual-tls-fetch.ts';
 import { confirmationMethodsOf } from './token-binding.ts';
+import { tolerantTokenResponse } from './tolerant-token-response.ts';
 
 /** What the token endpoint adapter tells the outside world (never a credential). */
 export interface TokenEndpointTelemetry {
@@ -78,7 +82,7 @@ export function createOAuthTokenEndpoint(deps: OAuthTokenEndpointDeps = systemTo
       if (rejection !== undefined && deps.now() >= deadlineAt) break;
       const via = ownFetch === undefined ? bounded : { ...bounded, fetch: boundedFetch(ownFetch) };
       try {
-        const token = await requestClientCredentialsToken(client, auth, scopes, via, deadlineAt - deps.now());
+        const token = await requestClientCredentialsToken(client, secret, auth, scopes, via, deadlineAt - deps.now());
         if (encoding !== undefined && candidates.length > 1) learn(client, encoding);
         return token;
       } catch (error) {
@@ -112,14 +116,16 @@ function credentialsRejected(clientName: string, detail: string): BrokerError {
  * network errors (also while the body streams in), timeouts, 5xx and 429 (honouring
  * `Retry-After`), inside the deadline. Only `token_type` Bearer is accepted (RFC 6749 §7.1, RFC 6750),
  * and not a token bound to a key (RFC 8705 §3);
- * bodies over 1 MiB (`MAX_TOKEN_RESPONSE_BYTES`) are refused unread.
+ * bodies over 1 MiB (`MAX_TOKEN_RESPONSE_BYTES`) are refused unread. A successful body loses its
+ * `null` members and other needless ones first ({@link tolerantTokenResponse}).
  *
  * Errors are BrokerErrors built from sanitized facts (status, OAuth `error` code): oauth4webapi's
  * own errors can hold the response body, which on success holds the access token, so they are
- * never attached as `cause`.
+ * never attached as `cause`. `secret` is only for keeping it out of them.
  */
 async function requestClientCredentialsToken(
   client: ClientConfig,
+  secret: string,
   auth: oauth.ClientAuth,
   scopes: readonly string[],
   deps: OAuthTokenEndpointDeps,
@@ -142,18 +148,21 @@ async function requestClientCredentialsToken(
       [oauth.customFetch]: deps.fetch,
       [oauth.allowInsecureRequests]: client.tokenEndpoint.protocol === 'http:',
     });
-    const result = await oauth.processClientCredentialsResponse(as, oauthClient, response);
+    const result = await oauth.processClientCredentialsResponse(as, oauthClient, tolerantTokenResponse(response));
     // oauth4webapi accepts `dpop` too (lowercased), but the broker hands tokens out as Bearer.
     if (result.token_type !== 'bearer') throw unsupportedTokenType(client.name, result.token_type);
     const confirmation = confirmationMethodsOf(result.access_token);
     if (confirmation) throw boundToken(client.name, confirmation);
+    // A JWT outlives its exp nowhere: an expires_in in milliseconds by mistake must not make it.
+    const jwtLeft = jwtSecondsLeft(result.access_token, deps.now());
+    if (jwtLeft !== undefined && jwtLeft <= MIN_LIFETIME_SECONDS) throw expiredToken(client.name, jwtLeft);
     return {
       accessToken: result.access_token,
       tokenType: 'Bearer',
-      expiresInSeconds:
-        validLifetime(result.expires_in) ??
-        jwtSecondsLeft(result.access_token, deps.now()) ??
-        client.defaultExpiresInSeconds,
+      expiresInSeconds: Math.min(
+        validLifetime(result.expires_in) ?? jwtLeft ?? client.defaultExpiresInSeconds,
+        jwtLeft ?? Number.POSITIVE_INFINITY,
+      ),
       scope: result.scope ?? scopes.join(' '),
     };
   };
@@ -162,7 +171,7 @@ async function requestClientCredentialsToken(
     const policy = { maxRetries: client.maxRetries, deadlineMs };
     return await withRetries(attempt, (error) => classifyFailure(error, deps.now), policy, deps);
   } catch (error) {
-    throw toUpstreamError(error, client, deps.now);
+    throw toUpstreamError(error, client, secret, deps.now);
   }
 }
 
@@ -254,11 +263,22 @@ function classifyFailure(error: unknown, now: () => number): RetryDecision {
   return { retry: false };
 }
 
+/**
+ * The wait the server asks for: its `Retry-After` or, on a 429 without one, its rate limit reset
+ * (Okta, Auth0). No longer than the longest cool-down: callers are told it, and the fleet cache
+ * would not remember a failure longer anyway.
+ */
 function retryAfterMsOf(response: Response | undefined, now: () => number): number | undefined {
-  return parseRetryAfter(response?.headers.get('retry-after'), now());
+  const headers = response?.headers;
+  const asked =
+    parseRetryAfter(headers?.get('retry-after'), now()) ??
+    (response?.status === 429
+      ? parseRateLimitReset(headers?.get('x-rate-limit-reset') ?? headers?.get('x-ratelimit-reset'), now())
+      : undefined);
+  return asked === undefined ? undefined : Math.min(asked, DEFAULT_COOLDOWNS.maxMs);
 }
 
-function toUpstreamError(error: unknown, client: ClientConfig, now: () => number): BrokerError {
+function toUpstreamError(error: unknown, client: ClientConfig, secret: string, now: () => number): BrokerError {
   if (error instanceof BrokerError) return error;
   const name = client.name;
   const underlying = underlyingFailure(error);
@@ -293,8 +313,11 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
     );
   }
   const status = httpStatusOf(error);
-  if (error instanceof oauth.ResponseBodyError && error.error === 'invalid_client') {
-    return credentialsRejected(name, `invalid_client, HTTP ${error.status}`);
+  const body = error instanceof oauth.ResponseBodyError ? error : undefined;
+  // RFC 6749 §5.2 keeps 401 for a failed client authentication, whatever the `error` says
+  // (Keycloak answers a wrong secret with unauthorized_client, Auth0 with access_denied).
+  if (status === 401 || body?.error === 'invalid_client' || (status === 403 && !body)) {
+    return credentialsRejected(name, `${body ? `${errorCodeOf(body, secret)}, ` : ''}HTTP ${status}`);
   }
   if (status === 429 || (status !== undefined && status >= 500)) {
     const retryAfterMs = retryAfterMsOf(responseOf(error), now);
@@ -304,14 +327,13 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
       { retryAfterSeconds: retryAfterMs === undefined ? 5 : Math.max(1, Math.ceil(retryAfterMs / 1000)) },
     );
   }
-  if (error instanceof oauth.ResponseBodyError) {
+  if (body) {
     return new BrokerError(
       'upstream_rejected',
-      `The authorization server refused the token request of client ${name}: ${error.error} (HTTP ${error.status})`,
+      `The authorization server refused the token request of client ${name}: ${errorCodeOf(body, secret)} (HTTP ${status})`,
       { rejection: 'request_rejected' },
     );
   }
-  if (status === 401 || status === 403) return credentialsRejected(name, `HTTP ${status}`);
   if (status !== undefined) {
     return new BrokerError('upstream_rejected', `The authorization server of client ${name} answered HTTP ${status}`, {
       rejection: 'request_rejected',
@@ -331,6 +353,18 @@ function toUpstreamError(error: unknown, client: ClientConfig, now: () => number
   return new BrokerError('internal_error', `The token request of client ${name} failed unexpectedly`, {
     cause: new Error((error as Error | undefined)?.name ?? 'Error'),
   });
+}
+
+/**
+ * The OAuth `error` of a refusal, repeated only when it is an error code (RFC 6749 §5.2:
+ * `1*( %x20-21 / %x23-5B / %x5D-7E )`) of at most {@link ECHO_LIMIT} characters without the secret
+ * in it: a server could put there the secret it received, a line break to forge log lines, or 900 KB.
+ */
+function errorCodeOf(error: oauth.ResponseBodyError, secret: string): string {
+  const code = error.error;
+  return code.length <= ECHO_LIMIT && /^[\x20\x21\x23-\x5B\x5D-\x7E]+$/.test(code) && !code.includes(secret)
+    ? code
+    : 'an invalid error code';
 }
 
 /**
@@ -362,6 +396,17 @@ function boundToken(clientName: string, confirmation: readonly string[]): Broker
     'upstream_rejected',
     `The authorization server of client ${clientName} issued an access token bound to a key (cnf ${confirmation.join(', ')}): ` +
       `only a holder of that key can use it, and the broker's callers do not hold it. ${fix}`,
+    { rejection: 'invalid_response' },
+  );
+}
+
+/** A token whose JWT `exp` has passed, or is too close to serve it. */
+function expiredToken(clientName: string, secondsLeft: number): BrokerError {
+  const when =
+    secondsLeft > 0 ? `expires within ${MIN_LIFETIME_SECONDS} s` : `expired ${Math.round(-secondsLeft)} s ago`;
+  return new BrokerError(
+    'upstream_rejected',
+    `The authorization server of client ${clientName} issued an access token that ${when} by its exp claim`,
     { rejection: 'invalid_response' },
   );
 }

@@ -5,9 +5,9 @@ import type { BrokerErrorCode } from '../../shared/error-codes.ts';
  * on it: rejected credentials make it look for a rotated secret.
  */
 export type UpstreamRejection =
-  /** `invalid_client`, or a 401/403 without an OAuth error body. */
+  /** Any 401 (RFC 6749 §5.2), `invalid_client`, or a 403 without an OAuth error body. */
   | 'credentials_rejected'
-  /** An OAuth error about the request itself (`invalid_scope`, `unauthorized_client`...). */
+  /** An OAuth error about the request itself (`invalid_scope`, `unauthorized_client` other than with 401...). */
   | 'request_rejected'
   /** A 2xx answer that is not a usable token response. */
   | 'invalid_response';

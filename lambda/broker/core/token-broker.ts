@@ -8,7 +8,7 @@ import { BrokerError, toBrokerError } from './errors.ts';
 import { quoteInput } from './quote-input.ts';
 import type { SecretStore } from './secret-store.ts';
 import type { CachedToken, CacheRequest, CacheTelemetry, TokenCache, TokenSource } from './token-cache.ts';
-import type { TokenEndpoint, TokenResponse } from './token-endpoint.ts';
+import { MIN_LIFETIME_SECONDS, type TokenEndpoint, type TokenResponse } from './token-endpoint.ts';
 import type { WebIdentityTokenCache } from './web-identity-token-cache.ts';
 
 export interface TokenRequest {
@@ -81,8 +81,6 @@ export interface TokenBrokerDeps {
 
 /** How many keys a warm-up refreshes at once. */
 const WARM_UP_CONCURRENCY = 4;
-/** A token must live longer than this to be served: the caller gets whole seconds left, at least 1. */
-const MIN_LIFETIME_SECONDS = 1;
 /** Time a warm-up keeps in hand: it starts no refresh it could not finish. */
 const WARM_UP_RESERVE_MS = 1_000;
 

@@ -26,14 +26,19 @@ export interface TokenRequestOptions {
   readonly deadlineMs?: number;
 }
 
+/** A token must live longer than this to be served: the caller gets whole seconds left, at least 1. */
+export const MIN_LIFETIME_SECONDS = 1;
+
 /** A validated token response (RFC 6749 §5.1). */
 export interface TokenResponse {
   readonly accessToken: string;
   readonly tokenType: 'Bearer';
   /**
-   * Lifetime in seconds, as the server tells it: its `expires_in`; without one, the time left
-   * until the `exp` of an access token that is a JWT; else the client's `defaultExpiresInSeconds`.
-   * May be fractional, or too short or too long to believe: the core bounds it.
+   * Lifetime in seconds, as the server tells it: its `expires_in`, but no longer than the time left
+   * until the `exp` of an access token that is a JWT (an adapter refuses a JWT whose `exp` is
+   * {@link MIN_LIFETIME_SECONDS} or less away); without either, the client's
+   * `defaultExpiresInSeconds`. May be fractional, or too short or too long to believe: the core
+   * bounds it.
    */
   readonly expiresInSeconds: number;
   /** Granted scopes: the response's `scope`, or the requested ones when the server omits it (RFC 6749 §5.1). */

@@ -15,8 +15,11 @@ export interface Fault {
   /** @default 200 */
   readonly status?: number;
   readonly headers?: Readonly<Record<string, string>>;
-  /** The whole body, as is (a string) or as JSON; replaces the token response built from the fields below. */
-  readonly body?: string | Readonly<Record<string, unknown>>;
+  /**
+   * The whole body, as is (a string) or as JSON, or made from the request (a server that echoes
+   * what it received); replaces the token response built from the fields below.
+   */
+  readonly body?: string | Readonly<Record<string, unknown>> | ((request: SeenRequest) => Record<string, unknown>);
   /** @default a new value per request, `fault-token-N` */
   readonly accessToken?: string;
   /** @default 'Bearer' */
@@ -71,10 +74,11 @@ export async function startFaultServer(): Promise<FaultServer> {
 
   const server = createServer((req, res) => {
     readBody(req).then((text) => {
-      requests.push({ authorization: req.headers.authorization, form: new URLSearchParams(text) });
+      const seen: SeenRequest = { authorization: req.headers.authorization, form: new URLSearchParams(text) };
+      requests.push(seen);
       const fault = script[Math.min(requests.length, script.length) - 1] ?? {};
       issued++;
-      const answer = () => respond(fault, req, res, `fault-token-${issued}`, abandoned);
+      const answer = () => respond(fault, seen, req, res, `fault-token-${issued}`, abandoned);
       if (fault.delayMs) setTimeout(answer, fault.delayMs);
       else answer();
     });
@@ -101,6 +105,7 @@ export async function startFaultServer(): Promise<FaultServer> {
 
 function respond(
   fault: Fault,
+  seen: SeenRequest,
   req: IncomingMessage,
   res: ServerResponse,
   defaultToken: string,
@@ -118,7 +123,7 @@ function respond(
     streamBody(fault, res, fault.bodyBytes, abandoned);
     return;
   }
-  const body = bodyOf(fault, defaultToken);
+  const body = bodyOf(fault, seen, defaultToken);
   res.writeHead(fault.status ?? 200, {
     'Content-Type': 'application/json',
     'Content-Length': String(Buffer.byteLength(body)),
@@ -137,8 +142,9 @@ function rawBasic({ clientId, secret }: { clientId: string; secret: string }): s
   return `Basic ${Buffer.from(`${clientId}:${secret}`, 'utf8').toString('base64')}`;
 }
 
-function bodyOf(fault: Fault, defaultToken: string): string {
+function bodyOf(fault: Fault, seen: SeenRequest, defaultToken: string): string {
   if (typeof fault.body === 'string') return fault.body;
+  if (typeof fault.body === 'function') return JSON.stringify(fault.body(seen));
   if (fault.body !== undefined) return JSON.stringify(fault.body);
   const expiresIn = fault.expiresIn === undefined ? 3600 : fault.expiresIn;
   return JSON.stringify({

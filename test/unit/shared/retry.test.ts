@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRetryAfter, type RetryDecision, withRetries } from '../../../lambda/shared/retry.ts';
+import { parseRateLimitReset, parseRetryAfter, type RetryDecision, withRetries } from '../../../lambda/shared/retry.ts';
 import { virtualTime } from '../../support/virtual-time.ts';
 
 const retryable = (): RetryDecision => ({ retry: true });
@@ -202,6 +202,27 @@ describe('Function: parseRetryAfter', () => {
   it('ignores what RFC 9110 does not allow: fractions, signs, exponents, garbage', () => {
     for (const value of ['1.5', '-1', '+3', '1e3', '', 'soon', '0x10', null, undefined]) {
       expect(parseRetryAfter(value, now)).toBeUndefined();
+    }
+  });
+});
+
+describe('Function: parseRateLimitReset', () => {
+  const now = Date.parse('2025-01-01T00:00:00Z');
+  const nowSeconds = now / 1000;
+
+  it('reads epoch seconds as the milliseconds left until then', () => {
+    expect(parseRateLimitReset(String(nowSeconds + 42), now)).toBe(42_000);
+    expect(parseRateLimitReset(` ${nowSeconds + 1} `, now)).toBe(1_000);
+  });
+
+  it('reads a reset that has passed as no wait at all', () => {
+    expect(parseRateLimitReset(String(nowSeconds - 60), now)).toBe(0);
+    expect(parseRateLimitReset('0', now)).toBe(0);
+  });
+
+  it('ignores anything but digits', () => {
+    for (const value of ['1.5', '-1', '+3', '1e10', '', 'soon', 'Wed, 01 Jan 2025 00:00:30 GMT', null, undefined]) {
+      expect(parseRateLimitReset(value, now)).toBeUndefined();
     }
   });
 });

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_TOKEN_RESPONSE_BYTES } from '../../../../lambda/broker/adapters/bounded-fetch.ts';
 import { createOAuthTokenEndpoint } from '../../../../lambda/broker/adapters/oauth-token-endpoint.ts';
 import { BrokerError } from '../../../../lambda/broker/core/errors.ts';
+import { DEFAULT_COOLDOWNS } from '../../../../lambda/broker/core/refresh-failure.ts';
 import { everythingSaidAbout } from '../../../support/leaks.ts';
 import { clientCertificateSecret, selfSignedClient } from '../../../support/test-pki.ts';
 import { virtualTime } from '../../../support/virtual-time.ts';
@@ -24,6 +25,15 @@ import {
 const ACCESS_TOKEN = 'access-token-from-the-server';
 const LEAKY_TOKEN = 'leaky-token';
 const goodToken = tokenResponse({ access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: 3600 });
+
+/** Where virtual time starts, in seconds: the `now` a JWT's `exp` is measured against. */
+const START_SECONDS = 1_700_000_000;
+
+/** An access token that is a JWT with these claims, unsigned: the broker only reads them. */
+const jwt = (claims: Record<string, unknown>) =>
+  ['{"alg":"RS256","typ":"at+jwt"}', JSON.stringify(claims), 'signature']
+    .map((part, i) => (i < 2 ? Buffer.from(part).toString('base64url') : part))
+    .join('.');
 
 /** Runs one token request against a scripted endpoint, on virtual time. */
 function request(
@@ -177,6 +187,22 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(endpoint.learned).toEqual(['shop:plain']);
     });
 
+    it.each([
+      ['unauthorized_client (Keycloak)', 'unauthorized_client'],
+      ['access_denied (Auth0)', 'access_denied'],
+    ])('tries the plain encoding once when the form one gets a 401 with %s', async (_case, code) => {
+      // Prepare
+      const endpoint = basicEndpoint([errorResponse(401, { error: code }), goodToken]);
+
+      // Act
+      const token = await endpoint.get();
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
+      expect(endpoint.authorizations()).toEqual([form, plain]);
+      expect(endpoint.learned).toEqual(['shop:plain']);
+    });
+
     it('remembers the form encoding when it is accepted, and still tries plain once when it is rejected', async () => {
       // Prepare
       const endpoint = basicEndpoint([goodToken, errorResponse(401), goodToken]);
@@ -291,12 +317,6 @@ describe('Function: createOAuthTokenEndpoint', () => {
     });
 
     describe('without expires_in', () => {
-      const START_SECONDS = 1_700_000_000;
-      const jwt = (claims: Record<string, unknown>) =>
-        ['{"alg":"RS256","typ":"at+jwt"}', JSON.stringify(claims), 'signature']
-          .map((part, i) => (i < 2 ? Buffer.from(part).toString('base64url') : part))
-          .join('.');
-
       it.each([
         ['the exp of a JWT access token', jwt({ sub: 'shop-m2m', exp: START_SECONDS + 1234 }), {}, 1234],
         ['expires_in over the exp of a JWT', jwt({ exp: START_SECONDS + 1234 }), { expires_in: 600 }, 600],
@@ -315,6 +335,126 @@ describe('Function: createOAuthTokenEndpoint', () => {
 
         // Assess
         expect(token.expiresInSeconds).toBe(expected);
+      });
+    });
+
+    describe('with a JWT access token whose exp comes before expires_in', () => {
+      it('uses the time left until exp, for an expires_in in milliseconds by mistake', async () => {
+        // Prepare
+        const accessToken = jwt({ exp: START_SECONDS + 60 });
+        const { outcome } = request([
+          tokenResponse({ access_token: accessToken, token_type: 'Bearer', expires_in: 3_600_000 }),
+        ]);
+
+        // Act
+        const token = await outcome;
+
+        // Assess
+        expect(token.expiresInSeconds).toBe(60);
+      });
+
+      it.each([
+        ['has passed', START_SECONDS - 30, 'expired 30 s ago by its exp claim'],
+        ['is 1 s away', START_SECONDS + 1, 'expires within 1 s by its exp claim'],
+      ])('refuses a token whose exp %s as an invalid response, without retrying', async (_case, exp, why) => {
+        // Prepare
+        const accessToken = jwt({ sub: 'shop-m2m', exp });
+        const { outcome, requests } = request([
+          tokenResponse({ access_token: accessToken, token_type: 'Bearer', expires_in: 3600 }),
+        ]);
+
+        // Act
+        const error = await failureOf(outcome);
+
+        // Assess
+        expect(error).toMatchObject({ code: 'upstream_rejected', rejection: 'invalid_response' });
+        expect(error.description).toBe(`The authorization server of client shop issued an access token that ${why}`);
+        expect(everythingSaidAbout(error)).not.toContain(accessToken);
+        expect(requests).toHaveLength(1);
+      });
+    });
+
+    describe('from a Java server (Jackson) and others that send what a token does without', () => {
+      it('serves a token whose optional members are null, with the default lifetime and the requested scopes', async () => {
+        // Prepare
+        const { outcome } = request(
+          [
+            tokenResponse({
+              access_token: ACCESS_TOKEN,
+              token_type: 'Bearer',
+              expires_in: null,
+              scope: null,
+              refresh_token: null,
+              id_token: null,
+            }),
+          ],
+          { overrides: { defaultExpiresInSeconds: 120 } },
+        );
+
+        // Act
+        const token = await outcome;
+
+        // Assess
+        expect(token).toEqual({
+          accessToken: ACCESS_TOKEN,
+          tokenType: 'Bearer',
+          expiresInSeconds: 120,
+          scope: 'read write',
+        });
+      });
+
+      it.each<[string, unknown, number]>([
+        ['a negative expires_in', -1, 120],
+        ['an empty expires_in', '', 120],
+        ['an expires_in that is not a number', 'soon', 120],
+        ['an infinite expires_in', '1e999', 120],
+        ['an expires_in that is a boolean', true, 120],
+        ['an expires_in that is a numeric string', '3600', 3600],
+      ])('serves a token with %s', async (_case, expiresIn, expected) => {
+        // Prepare
+        const { outcome } = request(
+          [tokenResponse({ access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: expiresIn })],
+          { overrides: { defaultExpiresInSeconds: 120 } },
+        );
+
+        // Act
+        const token = await outcome;
+
+        // Assess
+        expect(token.expiresInSeconds).toBe(expected);
+      });
+
+      it('serves a token from such a body that starts with a byte order mark', async () => {
+        // Prepare
+        const body = `\uFEFF{"access_token":"${ACCESS_TOKEN}","token_type":"Bearer","expires_in":60,"scope":null}`;
+        const { outcome } = request([
+          () => new Response(body, { status: 200, headers: { 'content-type': 'application/json' } }),
+        ]);
+
+        // Act
+        const token = await outcome;
+
+        // Assess
+        expect(token).toMatchObject({ accessToken: ACCESS_TOKEN, expiresInSeconds: 60, scope: 'read write' });
+      });
+
+      it('serves a token with a refresh_token and an id_token, which client credentials do without', async () => {
+        // Prepare
+        const { outcome } = request([
+          tokenResponse({
+            access_token: ACCESS_TOKEN,
+            token_type: 'Bearer',
+            expires_in: 3600,
+            refresh_token: 42,
+            id_token: 'not-a-jwt',
+          }),
+        ]);
+
+        // Act
+        const token = await outcome;
+
+        // Assess
+        expect(token).toMatchObject({ accessToken: ACCESS_TOKEN, expiresInSeconds: 3600 });
       });
     });
 
@@ -347,6 +487,9 @@ describe('Function: createOAuthTokenEndpoint', () => {
     it.each([
       ['invalid_client with 401', errorResponse(401, { error: 'invalid_client' })],
       ['invalid_client with 400', errorResponse(400, { error: 'invalid_client' })],
+      ['unauthorized_client with 401 (Keycloak)', errorResponse(401, { error: 'unauthorized_client' })],
+      ['access_denied with 401 (Auth0)', errorResponse(401, { error: 'access_denied' })],
+      ['invalid_request with 401', errorResponse(401, { error: 'invalid_request' })],
       ['401 without a body', errorResponse(401)],
       ['403 without a body', errorResponse(403)],
       [
@@ -364,6 +507,32 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(error.rejection).toBe('credentials_rejected');
       expect(error.code).toBe('upstream_rejected');
       expect(error.description).toContain('shop');
+      expect(requests).toHaveLength(1);
+    });
+
+    it('names the OAuth error of a 401 in the rejection of the credentials', async () => {
+      // Prepare
+      const { outcome } = request([errorResponse(401, { error: 'unauthorized_client' })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.description).toBe(
+        'The authorization server rejected the credentials of client shop (unauthorized_client, HTTP 401)',
+      );
+    });
+
+    it('reports a 403 with an OAuth error other than invalid_client as a refused request, naming it', async () => {
+      // Prepare
+      const { outcome, requests } = request([errorResponse(403, { error: 'access_denied' })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.rejection).toBe('request_rejected');
+      expect(error.description).toContain('access_denied (HTTP 403)');
       expect(requests).toHaveLength(1);
     });
 
@@ -385,7 +554,8 @@ describe('Function: createOAuthTokenEndpoint', () => {
       ['token_type mac', { access_token: ACCESS_TOKEN, token_type: 'mac', expires_in: 60 }],
       ['no access_token', { token_type: 'Bearer', expires_in: 60 }],
       ['no token_type', { access_token: LEAKY_TOKEN, expires_in: 60 }],
-      ['an expires_in that is not a number', { access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: 'soon' }],
+      ['a null access_token', { access_token: null, token_type: 'Bearer', expires_in: 60 }],
+      ['a null token_type', { access_token: ACCESS_TOKEN, token_type: null, expires_in: 60 }],
     ])('refuses a 200 response with %s', async (_case, body) => {
       // Prepare
       const { outcome, requests } = request([tokenResponse(body)]);
@@ -443,10 +613,6 @@ describe('Function: createOAuthTokenEndpoint', () => {
   });
 
   describe('an access token bound to a key', () => {
-    const jwt = (claims: Record<string, unknown>) =>
-      ['{"alg":"RS256","typ":"at+jwt"}', JSON.stringify(claims), 'signature']
-        .map((part, i) => (i < 2 ? Buffer.from(part).toString('base64url') : part))
-        .join('.');
     const certificateBound = jwt({
       sub: 'shop-m2m',
       cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' },
@@ -569,6 +735,73 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(error.code).toBe('upstream_unavailable');
       expect(error.retryAfterSeconds).toBe(7);
       expect(requests).toHaveLength(3);
+    });
+
+    it.each([
+      ['a day in seconds', '86400'],
+      ['more seconds than a number holds exactly', '99999999999999999999'],
+      ['an HTTP-date a year ahead', new Date((START_SECONDS + 31_536_000) * 1000).toUTCString()],
+    ])(
+      'passes a Retry-After of %s on capped at the longest cool-down, without waiting for it',
+      async (_case, value) => {
+        // Prepare
+        const { outcome, requests } = request([errorResponse(429, undefined, { 'Retry-After': value })]);
+
+        // Act
+        const error = await failureOf(outcome);
+
+        // Assess
+        expect(error.code).toBe('upstream_unavailable');
+        expect(error.retryAfterSeconds).toBe(DEFAULT_COOLDOWNS.maxMs / 1000);
+        expect(requests).toHaveLength(1);
+      },
+    );
+
+    it.each([
+      ['X-Rate-Limit-Reset', 'Okta'],
+      ['X-RateLimit-Reset', 'Auth0'],
+    ])('waits until the %s (%s) of a 429 without Retry-After before trying again', async (header) => {
+      // Prepare
+      const { outcome, requests, sleeps } = request([
+        errorResponse(429, undefined, { [header]: String(START_SECONDS + 3) }),
+        goodToken,
+      ]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token.accessToken).toBe(ACCESS_TOKEN);
+      expect(requests).toHaveLength(2);
+      expect(sleeps).toEqual([3_000]);
+    });
+
+    it('passes a far X-RateLimit-Reset of a 429 on capped at the longest cool-down', async () => {
+      // Prepare
+      const { outcome, requests } = request([
+        errorResponse(429, undefined, { 'X-RateLimit-Reset': String(START_SECONDS + 3600) }),
+      ]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.retryAfterSeconds).toBe(DEFAULT_COOLDOWNS.maxMs / 1000);
+      expect(requests).toHaveLength(1);
+    });
+
+    it.each<[string, number, Record<string, string>, number]>([
+      ['a Retry-After over an X-RateLimit-Reset', 429, { 'Retry-After': '7', 'X-RateLimit-Reset': '1700000060' }, 7],
+      ['no X-RateLimit-Reset of a 503', 503, { 'X-RateLimit-Reset': '1700000060' }, 5],
+    ])('passes on %s', async (_case, status, headers, expected) => {
+      // Prepare
+      const { outcome } = request([errorResponse(status, undefined, headers)]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.retryAfterSeconds).toBe(expected);
     });
 
     it('retries a network error, then reports upstream_unavailable with the error code', async () => {
@@ -755,8 +988,8 @@ describe('Function: createOAuthTokenEndpoint', () => {
       ['200 without token_type', tokenResponse({ access_token: LEAKY_TOKEN, expires_in: 60 })],
       ['200 with token_type mac', tokenResponse({ access_token: LEAKY_TOKEN, token_type: 'mac' })],
       [
-        '200 with a bad expires_in',
-        tokenResponse({ access_token: LEAKY_TOKEN, token_type: 'Bearer', expires_in: 'x' }),
+        '200 with an access_token that is not a string',
+        tokenResponse({ access_token: [LEAKY_TOKEN], token_type: 'Bearer', expires_in: null }),
       ],
       [
         '200 with a scope that is not a string',
@@ -776,6 +1009,45 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(said).toMatch(/client shop\b/i);
       expect(said).not.toContain(CLIENT_SECRET);
       expect(said).not.toContain(LEAKY_TOKEN);
+    });
+
+    it.each<[string, number, string]>([
+      ['the secret it received and a forged log line', 400, `${CLIENT_SECRET}\n{"level":"INFO","message":"forged"}`],
+      ['the secret it received and a forged log line, with 401', 401, `${CLIENT_SECRET}\r\nforged`],
+      ['the secret alone, which has the syntax of an error code', 400, CLIENT_SECRET],
+      ['900 KB', 400, 'e'.repeat(900_000)],
+      ['65 characters', 400, 'e'.repeat(65)],
+      ['a double quote', 400, 'invalid"scope'],
+      ['a backslash', 403, 'invalid\\scope'],
+      ['a character outside ASCII', 400, 'invalid_scopé'],
+    ])('does not repeat an OAuth error value that is no error code: %s', async (_case, status, value) => {
+      // Prepare
+      const { outcome } = request([errorResponse(status, { error: value })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.description).toMatch(/client shop\b.*an invalid error code/);
+      expect(error.description).not.toMatch(/[\r\n]/);
+      expect(error.description.length).toBeLessThan(200);
+      const said = everythingSaidAbout(error);
+      expect(said).not.toContain(CLIENT_SECRET);
+      expect(said).not.toContain('forged');
+      expect(said).not.toContain(value.slice(0, 64));
+    });
+
+    it('repeats an error code of up to 64 characters of RFC 6749 §5.2 syntax, spaces and punctuation included', async () => {
+      // Prepare
+      const code = `tenant #42 [locked]: see ~admin ${'x'.repeat(32)}`;
+      const { outcome } = request([errorResponse(400, { error: code })]);
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(code).toHaveLength(64);
+      expect(error.description).toContain(`: ${code} (HTTP 400)`);
     });
 
     it('says nothing of the secret when client_secret_basic credentials are refused', async () => {

@@ -11,7 +11,7 @@ import { virtualTime } from '../../../support/virtual-time.ts';
 import { brokerConfig } from '../support/client-config.ts';
 import { FakeSecretReader } from '../support/fake-secret-reader.ts';
 import { recordingTelemetry } from '../support/recording-telemetry.ts';
-import { errorResponse, scriptedFetch } from '../support/scripted-fetch.ts';
+import { type Answer, errorResponse, scriptedFetch, tokenResponse } from '../support/scripted-fetch.ts';
 
 const now = () => Date.now();
 const LOOK_AHEAD_SECONDS = 360;
@@ -466,10 +466,10 @@ describe('Class: TokenBroker', () => {
     const SECRET_V1 = 'v1:p@ss/w+rd%';
     const SECRET_V2 = 'v2:p@ss/w+rd%';
 
-    function basicBroker(pending: boolean) {
+    function basicBroker(pending: boolean, script: (() => Answer)[] = [errorResponse(401)]) {
       const reader = new FakeSecretReader().put('shop/m2m-client', 'AWSCURRENT', SECRET_V1, 'v1');
       if (pending) reader.put('shop/m2m-client', 'AWSPENDING', SECRET_V2, 'v2');
-      const endpoint = scriptedFetch(errorResponse(401));
+      const endpoint = scriptedFetch(...script);
       const config = brokerConfig([
         { name: 'shop', authMethod: 'client_secret_basic', clientSecret: { secretId: 'shop/m2m-client' } },
       ]);
@@ -501,6 +501,21 @@ describe('Class: TokenBroker', () => {
       // Assess
       expect(error).toMatchObject({ code: 'upstream_rejected', rejection: 'credentials_rejected' });
       expect(sentSecrets()).toEqual([encodeURIComponent(SECRET_V1).replace('%20', '+'), SECRET_V1, expect.any(String)]);
+      expect(decodeURIComponent(sentSecrets()[2] ?? '')).toBe(SECRET_V2);
+    });
+
+    it('reads the secret again after both encodings get 401 unauthorized_client (Keycloak), and gets a token with it', async () => {
+      // Prepare
+      const rejected = errorResponse(401, { error: 'unauthorized_client' });
+      const accepted = tokenResponse({ access_token: 'token-for-v2', token_type: 'Bearer', expires_in: 3600 });
+      const { broker, sentSecrets } = basicBroker(true, [rejected, rejected, accepted]);
+
+      // Act
+      const token = await broker.getToken({ client: 'shop' });
+
+      // Assess
+      expect(token.accessToken).toBe('token-for-v2');
+      expect(sentSecrets()).toHaveLength(3);
       expect(decodeURIComponent(sentSecrets()[2] ?? '')).toBe(SECRET_V2);
     });
 
