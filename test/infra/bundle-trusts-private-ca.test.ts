@@ -147,7 +147,7 @@ describe.skipIf(skipReason !== undefined)(
         statusCode: 503,
         error: 'upstream_unavailable',
         error_description: expect.stringMatching(
-          /^The authorization server of client shop presented a TLS certificate the broker does not trust \(SELF_SIGNED_CERT_IN_CHAIN\)/,
+          /^The authorization server of client shop presented an untrusted TLS certificate \(SELF_SIGNED_CERT_IN_CHAIN\)/,
         ),
       });
       expect(result).not.toHaveProperty('access_token');

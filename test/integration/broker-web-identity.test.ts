@@ -190,7 +190,7 @@ describe('Broker with authMethod aws_web_identity (outbound identity federation)
         output
           .logLines()
           .filter((line) =>
-            String(line.message).startsWith('The authorization server accepts each client assertion once'),
+            String(line.message).startsWith('Client assertions are single-use at this server'),
           ),
       ).toEqual([expect.objectContaining({ client: 'shop' })]);
     });

@@ -43,7 +43,6 @@ const CERTIFICATE_ALERTS: ReadonlyMap<number, string> = new Map([
   [51, 'decrypt_error'],
   [116, 'certificate_required'],
 ]);
-const CERTIFICATE_ALERT_NAMES: ReadonlySet<string> = new Set(CERTIFICATE_ALERTS.values());
 
 /**
  * Node reports a received alert as `ERR_SSL_TLSV1_ALERT_UNKNOWN_CA` and the like (TLS 1.3), or as
@@ -51,7 +50,7 @@ const CERTIFICATE_ALERT_NAMES: ReadonlySet<string> = new Set(CERTIFICATE_ALERTS.
  */
 function certificateAlertOf(error: Error & { code?: string }): string | undefined {
   const named = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(\w+)$/.exec(error.code ?? '')?.[1]?.toLowerCase();
-  if (named !== undefined) return CERTIFICATE_ALERT_NAMES.has(named) ? named : undefined;
+  if (named !== undefined) return [...CERTIFICATE_ALERTS.values()].includes(named) ? named : undefined;
   if (error.code !== 'EPROTO') return undefined;
   const number = /SSL alert number (\d+)/.exec(error.message)?.[1];
   return number === undefined ? undefined : CERTIFICATE_ALERTS.get(Number(number));
@@ -150,7 +149,7 @@ function send(agent: Agent, url: URL, init: RequestInit = {}): Promise<Response>
 function formBody(body: RequestInit['body']): string | undefined {
   if (body === undefined || body === null) return undefined;
   if (typeof body === 'string' || body instanceof URLSearchParams) return body.toString();
-  throw new TypeError('Only string and URLSearchParams bodies are supported');
+  throw new TypeError('Unsupported request body');
 }
 
 function fetchFailure(error: Error & { code?: string }, signal: AbortSignal | null | undefined): unknown {

@@ -103,6 +103,11 @@ function preferring(
   return known ? [known, ...candidates.filter((c) => c !== known)] : candidates;
 }
 
+/** How descriptions name the server: by the client, whose configuration says which server it is. */
+function serverOf(client: string): string {
+  return `The authorization server of client ${client}`;
+}
+
 function credentialsRejected(clientName: string, detail: string): BrokerError {
   return new BrokerError(
     'upstream_rejected',
@@ -224,32 +229,17 @@ function underlyingFailure(error: unknown): unknown {
 }
 
 /**
- * Node's codes for a server certificate that does not verify: untrusted issuer, expired, another
- * host's name. Trying again soon meets the same certificate.
+ * Node's codes for a server certificate that does not verify (OpenSSL's X509_V_ERR names, and
+ * Node's own for another host's name): untrusted issuer, expired, revoked... Trying again soon
+ * meets the same certificate.
  */
-const CERTIFICATE_NOT_TRUSTED = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_NOT_YET_VALID',
-  'CERT_HAS_EXPIRED',
-  'CERT_REVOKED',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'INVALID_CA',
-  'INVALID_PURPOSE',
-  'PATH_LENGTH_EXCEEDED',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
+const CERTIFICATE_NOT_TRUSTED =
+  /^(?:UNABLE_TO_(?:GET_ISSUER|VERIFY_LEAF|DECRYPT_CERT)|SELF_SIGNED|DEPTH_ZERO|CERT_|INVALID_(?:CA|PURPOSE)|PATH_LENGTH|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME)/;
 
 /** The code when a transport failure is the server's certificate failing verification. */
 function untrustedCertificateCode(error: unknown): string | undefined {
   const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-  return typeof code === 'string' && CERTIFICATE_NOT_TRUSTED.has(code) ? code : undefined;
+  return typeof code === 'string' && CERTIFICATE_NOT_TRUSTED.test(code) ? code : undefined;
 }
 
 function classifyFailure(error: unknown, now: () => number): RetryDecision {
@@ -286,8 +276,7 @@ function toUpstreamError(error: unknown, client: ClientConfig, secret: string, n
   if (untrusted !== undefined) {
     return new BrokerError(
       'upstream_unavailable',
-      `The authorization server of client ${name} presented a TLS certificate the broker does not trust (${untrusted}); ` +
-        'if a private CA issued it, the broker needs that CA (trustedCaCertificates)',
+      `${serverOf(name)} presented an untrusted TLS certificate (${untrusted}); a private CA needs trustedCaCertificates`,
       { cause: new Error(describeTransportFailure(underlying)), retryAfterSeconds: 5 },
     );
   }
@@ -299,7 +288,7 @@ function toUpstreamError(error: unknown, client: ClientConfig, secret: string, n
         : whileReading
           ? 'broke off its answer'
           : 'is unreachable';
-    return new BrokerError('upstream_unavailable', `The authorization server of client ${name} ${what}`, {
+    return new BrokerError('upstream_unavailable', `${serverOf(name)} ${what}`, {
       cause: new Error(describeTransportFailure(underlying)),
       retryAfterSeconds: 5,
     });
@@ -308,7 +297,7 @@ function toUpstreamError(error: unknown, client: ClientConfig, secret: string, n
   if (underlying instanceof ResponseTooLargeError) {
     return new BrokerError(
       'upstream_rejected',
-      `The authorization server of client ${name} sent a response over the ${underlying.limitBytes}-byte limit`,
+      `${serverOf(name)} sent a response over the ${underlying.limitBytes}-byte limit`,
       { rejection: 'invalid_response' },
     );
   }
@@ -321,11 +310,9 @@ function toUpstreamError(error: unknown, client: ClientConfig, secret: string, n
   }
   if (status === 429 || (status !== undefined && status >= 500)) {
     const retryAfterMs = retryAfterMsOf(responseOf(error), now);
-    return new BrokerError(
-      'upstream_unavailable',
-      `The authorization server of client ${name} kept failing (HTTP ${status})`,
-      { retryAfterSeconds: retryAfterMs === undefined ? 5 : Math.max(1, Math.ceil(retryAfterMs / 1000)) },
-    );
+    return new BrokerError('upstream_unavailable', `${serverOf(name)} kept failing (HTTP ${status})`, {
+      retryAfterSeconds: retryAfterMs === undefined ? 5 : Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    });
   }
   if (body) {
     return new BrokerError(
@@ -335,7 +322,7 @@ function toUpstreamError(error: unknown, client: ClientConfig, secret: string, n
     );
   }
   if (status !== undefined) {
-    return new BrokerError('upstream_rejected', `The authorization server of client ${name} answered HTTP ${status}`, {
+    return new BrokerError('upstream_rejected', `${serverOf(name)} answered HTTP ${status}`, {
       rejection: 'request_rejected',
     });
   }
@@ -346,7 +333,7 @@ function toUpstreamError(error: unknown, client: ClientConfig, secret: string, n
   if (error instanceof oauth.OperationProcessingError) {
     return new BrokerError(
       'upstream_rejected',
-      `The authorization server of client ${name} sent an invalid token response (${error.code ?? 'invalid'})`,
+      `${serverOf(name)} sent an invalid token response (${error.code ?? 'invalid'})`,
       { rejection: 'invalid_response' },
     );
   }
@@ -376,11 +363,9 @@ function unsupportedTokenType(clientName: string, tokenType: unknown): BrokerErr
     typeof tokenType === 'string' && /^[A-Za-z][\w.-]{0,19}$/.test(tokenType)
       ? `"${tokenType}"`
       : 'an unrecognizable one';
-  return new BrokerError(
-    'upstream_rejected',
-    `The authorization server of client ${clientName} issued a token of type ${named}, not Bearer`,
-    { rejection: 'invalid_response' },
-  );
+  return new BrokerError('upstream_rejected', `${serverOf(clientName)} issued a token of type ${named}, not Bearer`, {
+    rejection: 'invalid_response',
+  });
 }
 
 /**
@@ -394,7 +379,7 @@ function boundToken(clientName: string, confirmation: readonly string[]): Broker
     : 'Configure the authorization server to issue this client Bearer tokens not bound to a key';
   return new BrokerError(
     'upstream_rejected',
-    `The authorization server of client ${clientName} issued an access token bound to a key (cnf ${confirmation.join(', ')}): ` +
+    `${serverOf(clientName)} issued an access token bound to a key (cnf ${confirmation.join(', ')}): ` +
       `only a holder of that key can use it, and the broker's callers do not hold it. ${fix}`,
     { rejection: 'invalid_response' },
   );
@@ -406,7 +391,7 @@ function expiredToken(clientName: string, secondsLeft: number): BrokerError {
     secondsLeft > 0 ? `expires within ${MIN_LIFETIME_SECONDS} s` : `expired ${Math.round(-secondsLeft)} s ago`;
   return new BrokerError(
     'upstream_rejected',
-    `The authorization server of client ${clientName} issued an access token that ${when} by its exp claim`,
+    `${serverOf(clientName)} issued an access token that ${when} by its exp claim`,
     { rejection: 'invalid_response' },
   );
 }

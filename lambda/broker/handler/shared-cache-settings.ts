@@ -23,17 +23,10 @@ export function sharedCacheSettingsFrom(
   const tableName = env[ENV.tokenCacheTable] || undefined;
   const keyId = env[ENV.tokenCacheKeyId] || undefined;
   if (tableName === undefined && keyId === undefined) return undefined;
-  if (tableName === undefined) {
-    throw new ConfigError(
-      ENV.tokenCacheTable,
-      `is not set, but ${ENV.tokenCacheKeyId} is: set both, or neither for memory only`,
-    );
-  }
-  if (keyId === undefined) {
-    throw new ConfigError(
-      ENV.tokenCacheKeyId,
-      `is not set, but ${ENV.tokenCacheTable} is: set both, or neither for memory only`,
-    );
+  if (tableName === undefined || keyId === undefined) {
+    const [unset, set] =
+      tableName === undefined ? [ENV.tokenCacheTable, ENV.tokenCacheKeyId] : [ENV.tokenCacheKeyId, ENV.tokenCacheTable];
+    throw new ConfigError(unset, `is not set, but ${set} is: set both, or neither for memory only`);
   }
   const namespace = env[ENV.tokenCacheNamespace] || DEFAULT_CACHE_NAMESPACE;
   if (!NAMESPACE_PATTERN.test(namespace)) {

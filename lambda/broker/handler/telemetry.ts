@@ -37,18 +37,15 @@ export function powertoolsTelemetry(logger: Logger, metrics: Metrics): BrokerTel
       });
     },
     basicAuthEncodingLearned(client, encoding) {
-      logger.info('Client credentials accepted in this Basic encoding; it is tried first from now on', {
+      logger.info('Basic encoding accepted; tried first from now on', {
         client,
         basicAuthEncoding: encoding,
       });
     },
     assertionReuseRefused(client) {
-      logger.info(
-        'The authorization server accepts each client assertion once; a new one is fetched for each token request from now on',
-        {
-          client,
-        },
-      );
+      logger.info('Client assertions are single-use at this server: a new one for each token request from now on', {
+        client,
+      });
     },
     servedStale(client, error) {
       metrics.addMetric(METRIC.staleTokenServed, MetricUnit.Count, 1);

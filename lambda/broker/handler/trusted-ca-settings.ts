@@ -29,12 +29,10 @@ export function trustedCaFrom(
     );
   }
   const certificates = text.match(CERTIFICATE) ?? [];
-  if (certificates.length === 0)
-    throw new ConfigError(ENV.trustedCaFile, `names ${file}, which holds no PEM certificate`);
   try {
+    // Node would skip a certificate it cannot load, and then fail to verify the server.
     for (const certificate of certificates) new X509Certificate(certificate);
-  } catch {
-    throw new ConfigError(ENV.trustedCaFile, `names ${file}, whose certificates cannot be loaded`);
-  }
-  return [...rootCertificates, ...certificates];
+    if (certificates.length > 0) return [...rootCertificates, ...certificates];
+  } catch {}
+  throw new ConfigError(ENV.trustedCaFile, `names ${file}, which holds no loadable PEM certificate`);
 }

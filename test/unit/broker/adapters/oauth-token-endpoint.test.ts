@@ -834,8 +834,7 @@ describe('Function: createOAuthTokenEndpoint', () => {
       // Assess
       expect(error.code).toBe('upstream_unavailable');
       expect(error.description).toBe(
-        `The authorization server of client shop presented a TLS certificate the broker does not trust (${code}); ` +
-          'if a private CA issued it, the broker needs that CA (trustedCaCertificates)',
+        `The authorization server of client shop presented an untrusted TLS certificate (${code}); a private CA needs trustedCaCertificates`,
       );
       expect(requests).toHaveLength(1);
     });

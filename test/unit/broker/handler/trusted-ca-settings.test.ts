@@ -41,11 +41,11 @@ describe('Function: trustedCaFrom', () => {
 
   it.each([
     ['cannot be read', () => join(dir, 'missing.pem'), /names .*missing\.pem, which cannot be read \(ENOENT\)/],
-    ['holds no certificate', () => fileWith('empty.pem', 'nothing here\n'), /which holds no PEM certificate/],
+    ['holds no certificate', () => fileWith('empty.pem', 'nothing here\n'), /which holds no loadable PEM certificate/],
     [
       'holds a damaged certificate',
       () => fileWith('damaged.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'),
-      /whose certificates cannot be loaded/,
+      /which holds no loadable PEM certificate/,
     ],
   ])('fails the cold start naming the variable when the file %s', (_, file, problem) => {
     // Act
