@@ -13,6 +13,11 @@ unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 rm -rf cdk.out
 npx cdk synth --quiet --no-notices --no-version-reporting --output cdk.out "$@"
 
+if ! command -v cfn-lint >/dev/null; then
+  echo "cfn-lint is not installed: pip install cfn-lint (the synthesis above passed)" >&2
+  exit 1
+fi
+
 # cfn-lint's exit status is a bit mask: 2 = error, 4 = warning, 8 = informational.
 status=0
 cfn-lint --config-file .cfnlintrc -- cdk.out/*.template.json || status=$?

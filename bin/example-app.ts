@@ -23,6 +23,8 @@ const DEFAULT_CONFIG_FILE = `${PROJECT_ROOT}bin/example-clients.json`;
  * - `trustedCaFile`: a PEM file of CA certificates the broker trusts besides Node.js's roots
  * - `grants`: a JSON file `{ "client": ["role ARN", ...] }` of other teams' roles that may get tokens
  * - `stackName` (default `TokenBroker`), `account` and `region` (default: environment-agnostic)
+ * - `availabilityZones`: comma-separated zones of the new VPC (default: two CloudFormation picks at
+ *   deploy time; no lookup, so synth needs no credentials even with account and region)
  */
 export function buildExampleApp(app: App): TokenBrokerStack {
   const context = (key: string): string | undefined => {
@@ -46,6 +48,7 @@ export function buildExampleApp(app: App): TokenBrokerStack {
     alarmEmail: context('alarmEmail'),
     grants: grantsFile(context('grants')),
     trustedCaCertificates: pemFile('trustedCaFile', context('trustedCaFile')),
+    availabilityZones: listContext(context('availabilityZones')),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;

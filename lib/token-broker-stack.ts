@@ -50,6 +50,12 @@ export interface TokenBrokerStackProps extends StackProps {
    * @default 'token-broker'
    */
   readonly serviceName?: string;
+  /**
+   * The new VPC's AZs (at least two). No lookup either way: `cdk synth` needs no credentials, even
+   * for a stack with an account and a region.
+   * @default - the first two CloudFormation lists for the region at deploy time (`Fn::GetAZs`)
+   */
+  readonly availabilityZones?: readonly string[];
   /** See `TokenBrokerProps.trustedCaCertificates`. @default Node.js's roots only */
   readonly trustedCaCertificates?: string;
   /**
@@ -88,6 +94,7 @@ export class TokenBrokerStack extends Stack {
   readonly consumer?: ExampleConsumer;
   /** The topic of `alarmEmail`. */
   readonly alarmTopic?: sns.Topic;
+  #zones: string[] | undefined;
 
   constructor(scope: Construct, id: string, props: TokenBrokerStackProps) {
     super(scope, id, props);
@@ -135,6 +142,7 @@ export class TokenBrokerStack extends Stack {
       this.addGrants(props.grants);
       return;
     }
+    this.#zones = zonesWithoutLookup(props.availabilityZones);
     this.vpc = layout === 'nat' ? natVpc(this) : isolatedVpc(this);
     const cidrs = props.authServerCidrs ?? (layout === 'nat' ? ['0.0.0.0/0'] : []);
     this.broker = new TokenBroker(this, 'TokenBroker', {
@@ -159,6 +167,11 @@ export class TokenBrokerStack extends Stack {
     }
     this.addGrants(props.grants);
     this.addNetworkOutputs(this.vpc);
+  }
+
+  /** The zones CDK spreads the VPC over: {@link zonesWithoutLookup}'s, so none is looked up. */
+  override get availabilityZones(): string[] {
+    return this.#zones ?? super.availabilityZones;
   }
 
   private createAlarmTopic(email: string): sns.Topic {
@@ -233,6 +246,17 @@ export class TokenBrokerStack extends Stack {
       });
     }
   }
+}
+
+/**
+ * The zones the new VPC may use, with no lookup (synth needs no credentials): the given ones, or
+ * the first two CloudFormation lists at deploy time (`Fn::GetAZs`), as in a stack without an
+ * account and a region. With both, CDK would otherwise list the account's zones through EC2.
+ */
+function zonesWithoutLookup(given: readonly string[] | undefined): string[] {
+  if (given === undefined) return [0, 1].map((i) => Fn.select(i, Fn.getAzs()));
+  if (given.length < 2) throw new Error(`availabilityZones needs at least two zones (got ${given.length})`);
+  return [...given];
 }
 
 /** Two AZs of isolated subnets: the consumers need no internet, only the `execute-api` endpoint. */

@@ -364,6 +364,40 @@ describe('App: example (context variants)', () => {
     });
   });
 
+  it.each([
+    [
+      { account: '123456789012', region: 'eu-west-1' },
+      [0, 1].map((i) => JSON.stringify({ 'Fn::Select': [i, { 'Fn::GetAZs': '' }] })),
+    ],
+    [
+      { account: '123456789012', region: 'eu-west-1', availabilityZones: 'eu-west-1b,eu-west-1c' },
+      ['"eu-west-1b"', '"eu-west-1c"'],
+    ],
+  ])('synthesizes with account and region without a lookup (no credentials): %j', (context, zones) => {
+    // Prepare
+    const app = new App({
+      outdir: mkdtempSync(join(tmpdir(), 'token-broker-app-')),
+      context: { ...TEST_CONTEXT, ...context },
+    });
+    const stack = buildExampleApp(app);
+
+    // Act
+    const assembly = app.synth();
+
+    // Assess: nothing for the CLI to look up (which would need credentials).
+    expect(assembly.manifest.missing ?? []).toEqual([]);
+    const subnets = Template.fromStack(stack).findResources('AWS::EC2::Subnet');
+    expect(new Set(Object.values(subnets).map((s) => JSON.stringify(s.Properties.AvailabilityZone)))).toEqual(
+      new Set(zones),
+    );
+  });
+
+  it('refuses availabilityZones with fewer than two zones', () => {
+    expect(() => synthExampleApp({ availabilityZones: 'eu-west-1a' })).toThrow(
+      'availabilityZones needs at least two zones (got 1)',
+    );
+  });
+
   it('leaves the consumer out with consumer=false', () => {
     const { template } = synthExampleApp({ consumer: 'false' });
 

@@ -189,9 +189,7 @@ describe('Broker with authMethod aws_web_identity (outbound identity federation)
       expect(
         output
           .logLines()
-          .filter((line) =>
-            String(line.message).startsWith('Client assertions are single-use at this server'),
-          ),
+          .filter((line) => String(line.message).startsWith('Client assertions are single-use at this server')),
       ).toEqual([expect.objectContaining({ client: 'shop' })]);
     });
   });
