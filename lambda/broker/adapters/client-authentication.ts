@@ -4,7 +4,7 @@ import { clientAssertion } from './client-assertion.ts';
 import { parseClientCertificate } from './client-certificate.ts';
 import { refuseKeyValueSecret } from './key-value-secret.ts';
 import { type MutualTlsOptions, mutualTlsFetch } from './mutual-tls-fetch.ts';
-import { plainBasicDiffers, plainClientSecretBasic } from './plain-basic-auth.ts';
+import { clientSecretBasic, plainBasicDiffers } from './plain-basic-auth.ts';
 import { importClientPrivateKey } from './private-key.ts';
 
 /** One way to present a client's credentials; `encoding` tells the `client_secret_basic` ones apart. */
@@ -49,15 +49,15 @@ export async function clientAuthentications(
   }
 }
 
-async function basicAuthentications(client: ClientConfig, secret: string): Promise<readonly ClientAuthentication[]> {
-  const form: ClientAuthentication = { auth: oauth.ClientSecretBasic(secret), encoding: 'form' };
-  const plain: ClientAuthentication = { auth: plainClientSecretBasic(secret), encoding: 'plain' };
+function basicAuthentications(client: ClientConfig, secret: string): readonly ClientAuthentication[] {
+  const form: ClientAuthentication = { auth: clientSecretBasic(secret, 'form'), encoding: 'form' };
+  const plain: ClientAuthentication = { auth: clientSecretBasic(secret, 'plain'), encoding: 'plain' };
   switch (client.basicAuthEncoding) {
     case 'form':
       return [form];
     case 'plain':
       return [plain];
     case 'auto':
-      return (await plainBasicDiffers(client.clientId, secret)) ? [form, plain] : [form];
+      return plainBasicDiffers(client.clientId, secret) ? [form, plain] : [form];
   }
 }

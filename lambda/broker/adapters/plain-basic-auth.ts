@@ -1,14 +1,17 @@
-import * as oauth from 'oauth4webapi';
+import type * as oauth from 'oauth4webapi';
+import type { BasicAuthEncoding } from '../core/config.ts';
 
 /**
- * `client_secret_basic` without the form-encoding step: `base64(client_id ":" secret)` with both as
- * they are, UTF-8 (RFC 7617 §2). RFC 6749 §2.3.1 asks clients to form-encode id and secret first
- * and servers to decode them, which is what `oauth.ClientSecretBasic` does; some servers never
- * decode, and refuse any secret with a reserved character in it.
+ * `client_secret_basic`: `Basic base64(id ":" secret)`, UTF-8 (RFC 7617 §2). `form` first encodes
+ * both as RFC 6749 §2.3.1 asks, with the application/x-www-form-urlencoded serializer (the URL
+ * Standard's, URLSearchParams's: letters, digits and `*-._` stay as they are, a space is `+`), for
+ * servers to decode; `plain` sends them as they are, for servers that never decode and refuse any
+ * secret with a reserved character in it.
  */
-export function plainClientSecretBasic(clientSecret: string): oauth.ClientAuth {
+export function clientSecretBasic(clientSecret: string, encoding: BasicAuthEncoding): oauth.ClientAuth {
+  const encode = encoding === 'form' ? formEncode : (value: string) => value;
   return (_as, client, _body, headers) => {
-    const credentials = Buffer.from(`${client.client_id}:${clientSecret}`, 'utf8').toString('base64');
+    const credentials = Buffer.from(`${encode(client.client_id)}:${encode(clientSecret)}`).toString('base64');
     headers.set('authorization', `Basic ${credentials}`);
   };
 }
@@ -17,14 +20,10 @@ export function plainClientSecretBasic(clientSecret: string): oauth.ClientAuth {
  * Whether the plain encoding sends something other than the form one for these credentials, and
  * can be sent at all: an id with a colon cannot be told from the secret without encoding.
  */
-export async function plainBasicDiffers(clientId: string, clientSecret: string): Promise<boolean> {
-  if (clientId.includes(':')) return false;
-  const [form, plain] = await Promise.all(
-    [oauth.ClientSecretBasic(clientSecret), plainClientSecretBasic(clientSecret)].map(async (auth) => {
-      const headers = new Headers();
-      await auth({ issuer: 'urn:unused' }, { client_id: clientId }, new URLSearchParams(), headers);
-      return headers.get('authorization');
-    }),
-  );
-  return form !== plain;
+export function plainBasicDiffers(clientId: string, clientSecret: string): boolean {
+  return !clientId.includes(':') && (formEncode(clientId) !== clientId || formEncode(clientSecret) !== clientSecret);
+}
+
+function formEncode(value: string): string {
+  return new URLSearchParams([['', value]]).toString().slice(1);
 }

@@ -1,6 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
-import * as oauth from 'oauth4webapi';
 import { describe, expect, it } from 'vitest';
 import { MAX_TOKEN_RESPONSE_BYTES } from '../../../../lambda/broker/adapters/bounded-fetch.ts';
 import { createOAuthTokenEndpoint } from '../../../../lambda/broker/adapters/oauth-token-endpoint.ts';
@@ -56,11 +55,10 @@ const RESERVED_SECRET = "p@ss:w/rd+%&=?# ~!*'()-DO-NOT-LEAK";
 /** `Basic base64(id:secret)` with both as they are. */
 const plainBasic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
-/** `Basic base64(form(id):form(secret))`, as RFC 6749 §2.3.1 asks: oauth4webapi's own `client_secret_basic`. */
+/** `Basic base64(form(id):form(secret))`, as RFC 6749 §2.3.1 asks, form being the URL Standard's urlencoded serializer. */
 const formBasic = (id: string, secret: string) => {
-  const headers = new Headers();
-  void oauth.ClientSecretBasic(secret)({ issuer: TOKEN_ENDPOINT }, { client_id: id }, new URLSearchParams(), headers);
-  return headers.get('authorization') ?? '';
+  const form = (value: string) => new URLSearchParams({ v: value }).toString().slice(2);
+  return `Basic ${Buffer.from(`${form(id)}:${form(secret)}`).toString('base64')}`;
 };
 
 /** An endpoint for repeated requests of one client, on virtual time, recording what it learns. */
@@ -172,6 +170,25 @@ describe('Function: createOAuthTokenEndpoint', () => {
     const form = formBasic('shop-m2m', RESERVED_SECRET);
     const plain = plainBasic('shop-m2m', RESERVED_SECRET);
 
+    it('form-encodes id and secret with the URL Standard serializer: letters, digits and *-._ as they are, a space as +', async () => {
+      // Prepare
+      const endpoint = scriptedFetch(goodToken);
+      const requestToken = createOAuthTokenEndpoint({ ...virtualTime(), fetch: endpoint.fetch });
+
+      // Act
+      await requestToken(
+        clientConfig({ authMethod: 'client_secret_basic', clientId: 'shop-m2m' }),
+        RESERVED_SECRET,
+        [],
+      );
+
+      // Assess
+      const sent = endpoint.requests[0]?.headers.get('authorization') ?? '';
+      expect(Buffer.from(sent.replace(/^Basic /, ''), 'base64').toString()).toBe(
+        'shop-m2m:p%40ss%3Aw%2Frd%2B%25%26%3D%3F%23+%7E%21*%27%28%29-DO-NOT-LEAK',
+      );
+    });
+
     it('tries the plain encoding once when the form one is rejected, and tries it first from then on', async () => {
       // Prepare
       const endpoint = basicEndpoint([errorResponse(401), goodToken]);
@@ -272,6 +289,8 @@ describe('Function: createOAuthTokenEndpoint', () => {
 
     it.each([
       ['credentials the encodings do not change', 'shopm2m', 'plainsecret123'],
+      // A UUID client id and a secret of letters, digits, - . _ (Entra, Okta): the same both ways.
+      ['a UUID client id and a secret with - . _ *', '0f8c2e5a-3b1d-4c7e-9a2f-6d5e4c3b2a10', 'Ab9.x_Y-z*Q'],
       ['a client id with a colon, which only the form encoding can carry', 'urn:shop', RESERVED_SECRET],
     ])('sends one request for %s', async (_case, clientId, secret) => {
       // Prepare
