@@ -3,7 +3,8 @@
  * credentials token does without it: members sent as `null` (Java servers with Jackson's
  * defaults), an `expires_in` that is not a positive number (negative, empty: as good as none, so
  * the token's `exp` or the client's default applies), and `refresh_token` and `id_token`, which
- * have no use in this grant (RFC 6749 §4.4.3). Any other answer is returned as it is.
+ * have no use in this grant (RFC 6749 §4.4.3). Apigee's `token_type` `BearerToken` is `Bearer`. Any
+ * other answer is returned as it is.
  *
  * oauth4webapi reads a token response with `response.json()`: that read is wrapped, so the body
  * still streams in through the size-bounded fetch, and a failure while it does (reset, stall,
@@ -19,8 +20,11 @@ export function tolerantTokenResponse(response: Response): Response {
 
 function withoutNeedless(json: unknown): unknown {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return json;
+  const entries = Object.entries(json).map(([name, value]) =>
+    name === 'token_type' && /^bearertoken$/i.test(String(value)) ? [name, 'Bearer'] : [name, value],
+  );
   return Object.fromEntries(
-    Object.entries(json).filter(([name, value]) => {
+    entries.filter(([name, value]) => {
       const seconds = typeof value === 'number' || typeof value === 'string' ? Number(value) : 0;
       return (
         value !== null &&

@@ -490,6 +490,19 @@ describe('Function: createOAuthTokenEndpoint', () => {
       expect(token.tokenType).toBe('Bearer');
     });
 
+    it("accepts Apigee's token_type BearerToken, expires_in as a string, and reports Bearer", async () => {
+      // Prepare: Apigee's OAuthV2 policy answers this way.
+      const { outcome } = request([
+        tokenResponse({ access_token: ACCESS_TOKEN, token_type: 'BearerToken', expires_in: '1799' }),
+      ]);
+
+      // Act
+      const token = await outcome;
+
+      // Assess
+      expect(token).toMatchObject({ accessToken: ACCESS_TOKEN, tokenType: 'Bearer', expiresInSeconds: 1799 });
+    });
+
     it('reports the requested scopes when the response has no scope', async () => {
       // Prepare
       const { outcome } = request([goodToken], { scopes: ['read', 'write'] });
