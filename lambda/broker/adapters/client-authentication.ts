@@ -36,7 +36,10 @@ export async function clientAuthentications(
       return basicAuthentications(client, refuseKeyValueSecret(client, secret));
     case 'private_key_jwt': {
       const key = await importClientPrivateKey(refuseKeyValueSecret(client, secret, 'kty'), client.name);
-      return [{ auth: oauth.PrivateKeyJwt(key) }];
+      const header = key.thumbprints;
+      return [
+        { auth: oauth.PrivateKeyJwt(key, header && { [oauth.modifyAssertion]: (h) => Object.assign(h, header) }) },
+      ];
     }
     case 'tls_client_auth':
     case 'self_signed_tls_client_auth': {

@@ -7,6 +7,11 @@ import { quoteInput } from '../core/quote-input.ts';
 export interface ClientPrivateKey {
   readonly key: webcrypto.CryptoKey;
   readonly kid?: string;
+  /**
+   * The JWK's certificate thumbprints (`x5t`, `x5t#S256`, RFC 7517 §4.8-4.9), for the assertion's
+   * header: Entra ID identifies a certificate credential by them.
+   */
+  readonly thumbprints?: Readonly<Record<string, string>>;
 }
 
 /** Why a secret is not a usable private key. Its text never quotes the secret. */
@@ -68,9 +73,23 @@ async function importPrivateKey(secret: string): Promise<ClientPrivateKey> {
     key_ops: _ops,
     ...material
   } = jwk as NodeJwk & { kid?: string; alg?: string; use?: string; key_ops?: string[] };
+  const thumbprints: Record<string, string> = {};
+  for (const name of ['x5t', 'x5t#S256']) {
+    const value = (jwk as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    // SHA-1 and SHA-256 thumbprints, base64url: 27 and 43 characters.
+    if (typeof value !== 'string' || !/^[\w-]{27}(?:[\w-]{16})?$/.test(value)) {
+      throw new UnusableKey(`its ${name} is not a base64url certificate thumbprint`);
+    }
+    thumbprints[name] = value;
+  }
   try {
     const key = await webcrypto.subtle.importKey('jwk', material as webcrypto.JsonWebKey, algorithm, false, ['sign']);
-    return typeof kid === 'string' ? { key, kid } : { key };
+    return {
+      key,
+      ...(typeof kid === 'string' ? { kid } : {}),
+      ...(Object.keys(thumbprints).length ? { thumbprints } : {}),
+    };
   } catch (error) {
     throw new UnusableKey(`the JWK could not be imported (${(error as Error).name})`, {
       cause: new Error((error as Error).name),

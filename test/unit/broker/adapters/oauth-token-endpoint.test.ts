@@ -1157,6 +1157,41 @@ describe('Function: createOAuthTokenEndpoint', () => {
       await expect(jwtVerify(assertion, ecKeys.publicKey)).resolves.toBeDefined();
     });
 
+    it("puts a JWK's certificate thumbprints (x5t, x5t#S256) in the assertion header, as Entra ID asks", async () => {
+      // Prepare
+      const thumbprints = { x5t: 'A'.repeat(26) + 'w', 'x5t#S256': `${'b'.repeat(42)}Q` };
+      const jwk = { ...ecKeys.privateKey.export({ format: 'jwk' }), kid: 'entra-cert', ...thumbprints };
+      const { outcome, requests } = request([goodToken], {
+        overrides: { authMethod: 'private_key_jwt' },
+        secret: JSON.stringify(jwk),
+      });
+
+      // Act
+      await outcome;
+
+      // Assess
+      const assertion = requests[0]?.form.get('client_assertion') ?? '';
+      expect(decodeProtectedHeader(assertion)).toEqual({ alg: 'ES256', kid: 'entra-cert', ...thumbprints });
+      await expect(jwtVerify(assertion, ecKeys.publicKey)).resolves.toBeDefined();
+    });
+
+    it('refuses a JWK whose x5t#S256 is not a thumbprint, naming it, without a request', async () => {
+      // Prepare
+      const jwk = { ...ecKeys.privateKey.export({ format: 'jwk' }), 'x5t#S256': 'not a thumbprint' };
+      const { outcome, requests } = request([goodToken], {
+        overrides: { authMethod: 'private_key_jwt' },
+        secret: JSON.stringify(jwk),
+      });
+
+      // Act
+      const error = await failureOf(outcome);
+
+      // Assess
+      expect(error.code).toBe('internal_error');
+      expect(error.description).toContain('its x5t#S256 is not a base64url certificate thumbprint');
+      expect(requests).toHaveLength(0);
+    });
+
     it('signs RS256 with an RSA PEM private key', async () => {
       // Prepare
       const rsaKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
