@@ -19,7 +19,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { parseBrokerConfig } from '../lambda/broker/core/config.ts';
 import { createBrokerHandler } from '../lambda/broker/handler/create-broker-handler.ts';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../lambda/shared/contract.ts';
+import { API_ALIAS, METRICS_NAMESPACE, SERVICE_NAME } from '../lambda/shared/contract.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
@@ -30,7 +30,8 @@ type Handler = (event: unknown, context: Context) => Promise<unknown>;
 const context = {
   functionName: 'token-broker',
   functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:token-broker',
+  // Through the alias API Gateway invokes, so the audit reads the caller's identity as in production.
+  invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:token-broker:${API_ALIAS}`,
   memoryLimitInMB: '256',
   awsRequestId: 'bench',
   logGroupName: '/aws/lambda/token-broker',
