@@ -33,7 +33,8 @@ function synth(trustedCaCertificates?: string): Synthesized {
 /** The file a layer's asset holds at `path` (relative to `/opt`). */
 function layerFile({ template, outdir }: Synthesized, path: string): string {
   const [layer] = Object.values(template.findResources('AWS::Lambda::LayerVersion'));
-  const key = (layer?.Properties as { Content: { S3Key: string } }).Content.S3Key;
+  if (!layer) throw new Error('no layer in the template');
+  const key = (layer.Properties as { Content: { S3Key: string } }).Content.S3Key;
   return readFileSync(join(outdir, `asset.${key.replace(/\.zip$/, '')}`, path), 'utf8');
 }
 

@@ -1159,7 +1159,7 @@ describe('Function: createOAuthTokenEndpoint', () => {
 
     it("puts a JWK's certificate thumbprints (x5t, x5t#S256) in the assertion header, as Entra ID asks", async () => {
       // Prepare
-      const thumbprints = { x5t: 'A'.repeat(26) + 'w', 'x5t#S256': `${'b'.repeat(42)}Q` };
+      const thumbprints = { x5t: `${'A'.repeat(26)}w`, 'x5t#S256': `${'b'.repeat(42)}Q` };
       const jwk = { ...ecKeys.privateKey.export({ format: 'jwk' }), kid: 'entra-cert', ...thumbprints };
       const { outcome, requests } = request([goodToken], {
         overrides: { authMethod: 'private_key_jwt' },
