@@ -11,6 +11,9 @@ import type { CachedToken, CacheRequest, CacheTelemetry, TokenCache, TokenSource
 import { MIN_LIFETIME_SECONDS, type TokenEndpoint, type TokenResponse } from './token-endpoint.ts';
 import type { WebIdentityTokenCache } from './web-identity-token-cache.ts';
 
+/** How far past its deadline a failed token request must end to have been frozen, not slow. */
+const FROZEN_MARGIN_MS = 5_000;
+
 export interface TokenRequest {
   readonly client: string;
   /** Scopes wanted; `undefined` means all the client's configured scopes. */
@@ -204,33 +207,40 @@ export class TokenBroker {
    * fetch) counts against it, and the token request gets what is left. On rejected credentials, one
    * re-read of the secret (a new client assertion) and, if it changed, one more request.
    */
-  async #obtain(client: ClientConfig, scopes: readonly string[]): Promise<CachedToken> {
+  async #obtain(client: ClientConfig, scopes: readonly string[], thawed = false): Promise<CachedToken> {
     const { requestToken, telemetry } = this.#deps;
     const deadlineAt = this.#now() + client.deadlineMs;
     const left = () => deadlineAt - this.#now();
+    let sentAt = 0;
     try {
       const current = await this.#withinDeadline(client, this.#readCredential(client), left());
       try {
+        sentAt = this.#now();
         const response = await requestToken(client, current.value, scopes, {
           retryRejectedEncoding: true,
           deadlineMs: left(),
         });
         telemetry.tokenFetched(client.name, 'current');
-        return this.#toCached(client, response);
+        return this.#toCached(client, response, sentAt);
       } catch (error) {
         if (!(error instanceof BrokerError && error.rejection === 'credentials_rejected')) throw error;
         const rotated = await this.#withinDeadline(client, current.replacement(), left());
         if (!rotated || left() <= 0) throw error;
         // One request with the re-read secret: with the encodings already tried, at most 3 in all.
+        sentAt = this.#now();
         const response = await requestToken(client, rotated.value, scopes, {
           retryRejectedEncoding: false,
           deadlineMs: left(),
         });
         telemetry.tokenFetched(client.name, 'rotated');
         current.replacementAccepted?.();
-        return this.#toCached(client, response);
+        return this.#toCached(client, response, sentAt);
       }
     } catch (error) {
+      // Failed well past its own deadline: Lambda froze the instance with the request in flight
+      // (a refresh-ahead left running after the handler returned). Not the server's failure: once
+      // more, afresh, rather than a cool-down recorded for every instance.
+      if (!thawed && -left() > FROZEN_MARGIN_MS) return this.#obtain(client, scopes, true);
       const brokerError = toBrokerError(error);
       if (brokerError.code.startsWith('upstream_')) telemetry.upstreamFailed(client.name, brokerError);
       throw brokerError;
@@ -288,7 +298,8 @@ export class TokenBroker {
    * `minCacheableLifetimeSeconds` served but not cached; a second or less refused (it could only
    * be served as a token with 0 seconds left).
    */
-  #toCached(client: ClientConfig, response: TokenResponse): CachedToken {
+  /** `sentAt`: when the request went out; the lifetime counts from then, not from its answer. */
+  #toCached(client: ClientConfig, response: TokenResponse, sentAt: number): CachedToken {
     const lifetimeSeconds = Math.min(response.expiresInSeconds, client.maxLifetimeSeconds);
     if (!(lifetimeSeconds > MIN_LIFETIME_SECONDS)) {
       throw new BrokerError(
@@ -297,7 +308,7 @@ export class TokenBroker {
         { rejection: 'invalid_response' },
       );
     }
-    const obtainedAt = this.#now();
+    const obtainedAt = sentAt;
     const lifetimeMs = lifetimeSeconds * 1000;
     return {
       accessToken: response.accessToken,

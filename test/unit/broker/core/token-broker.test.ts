@@ -10,6 +10,7 @@ import type { TokenEndpoint, TokenResponse } from '../../../../lambda/broker/cor
 import { virtualTime } from '../../../support/virtual-time.ts';
 import { brokerConfig } from '../support/client-config.ts';
 import { FakeSecretReader } from '../support/fake-secret-reader.ts';
+import { FakeSharedStore } from '../support/fake-shared-store.ts';
 import { recordingTelemetry } from '../support/recording-telemetry.ts';
 import { type Answer, errorResponse, scriptedFetch, tokenResponse } from '../support/scripted-fetch.ts';
 
@@ -528,6 +529,106 @@ describe('Class: TokenBroker', () => {
 
       // Assess
       expect(sentSecrets()).toHaveLength(2);
+    });
+  });
+
+  describe('a token request Lambda froze in flight (a refresh-ahead left running after the handler returned)', () => {
+    const HOUR_MS = 3_600_000;
+    const notAnswering = () =>
+      new BrokerError('upstream_unavailable', 'The authorization server of client shop is not answering in time');
+
+    /** Two instances of one fleet: brokers over one shared table, one authorization server. */
+    function fleet() {
+      const table = new FakeSharedStore();
+      const server = fakeAuthorizationServer();
+      const reader = new FakeSecretReader().put('shop/m2m-client', 'AWSCURRENT', 'secret-v1', 'v1');
+      const telemetry = recordingTelemetry();
+      const instance = (id: string) =>
+        new TokenBroker(brokerConfig([{ name: 'shop', clientSecret: { secretId: 'shop/m2m-client' } }]), {
+          secrets: new SecretStore(reader, { ttlMs: 300_000, now }),
+          cache: new TokenCache({ now, shared: table, instanceId: id }),
+          requestToken: server.requestToken,
+          telemetry,
+          now,
+        });
+      return { table, server, telemetry, a: instance('a'), b: instance('b') };
+    }
+
+    it('is made once more on thaw, not recorded as the server failing for the fleet', async () => {
+      // Prepare: on A, a refresh-ahead whose request fails only when the instance thaws, 2 h later.
+      const { table, server, telemetry, a, b } = fleet();
+      await a.getToken({ client: 'shop' });
+      vi.advanceTimersByTime(0.75 * HOUR_MS + 1);
+      server.requestToken.mockImplementationOnce(
+        () => new Promise((_, reject) => setTimeout(() => reject(notAnswering()), 2 * HOUR_MS)),
+      );
+      const ahead = a.getToken({ client: 'shop' });
+      await vi.advanceTimersByTimeAsync(250);
+      await ahead;
+
+      // Act: freeze, thaw (the request's timeout fires), then requests on both instances.
+      await vi.advanceTimersByTimeAsync(2 * HOUR_MS);
+      const onA = await a.getToken({ client: 'shop' });
+      const onB = await b.getToken({ client: 'shop' });
+
+      // Assess
+      expect(onA.accessToken).toBe('shop-token-2');
+      expect(onB.accessToken).toBe('shop-token-2');
+      expect(table.count('recordFailure')).toBe(0);
+      expect(telemetry.events.filter((e) => e.event === 'upstreamFailed')).toEqual([]);
+      expect(server.requestToken).toHaveBeenCalledTimes(3);
+    });
+
+    it('control: a request that fails within its deadline is the server failing, recorded for the fleet and reported', async () => {
+      // Prepare
+      const { table, server, telemetry, a } = fleet();
+      await a.getToken({ client: 'shop' });
+      vi.advanceTimersByTime(0.75 * HOUR_MS + 1);
+      server.requestToken.mockImplementationOnce(
+        () => new Promise((_, reject) => setTimeout(() => reject(notAnswering()), 10_000)),
+      );
+
+      // Act
+      const ahead = a.getToken({ client: 'shop' });
+      await vi.advanceTimersByTimeAsync(10_000);
+      await ahead;
+
+      // Assess
+      expect(table.count('recordFailure')).toBe(1);
+      expect(telemetry.events.filter((e) => e.event === 'upstreamFailed')).toHaveLength(1);
+      expect(server.requestToken).toHaveBeenCalledTimes(2);
+    });
+
+    it('counts the lifetime from when the request went out, not from when its answer was read', async () => {
+      // Prepare: an opaque token, answered at once but read 50 min later (the instance froze).
+      const { server, broker: a } = setUp({
+        clients: [{ name: 'shop', clientSecret: { secretId: 'shop/m2m-client' } }],
+      });
+      await a.getToken({ client: 'shop' });
+      vi.advanceTimersByTime(0.75 * HOUR_MS + 1);
+      let answer: () => void = () => {};
+      server.requestToken.mockImplementationOnce(
+        () =>
+          new Promise((resolve) => {
+            answer = () =>
+              resolve({ accessToken: 'opaque-2', tokenType: 'Bearer', expiresInSeconds: 3600, scope: 'read' });
+          }),
+      );
+      const ahead = a.getToken({ client: 'shop' });
+      await vi.advanceTimersByTimeAsync(250);
+      await ahead;
+      const sentAt = now() - 250;
+
+      // Act: the answer is read at thaw; a request comes a minute after the token's real expiry.
+      vi.setSystemTime(sentAt + 50 * 60_000);
+      answer();
+      await vi.advanceTimersByTimeAsync(0);
+      vi.setSystemTime(sentAt + HOUR_MS + 60_000);
+      const served = await a.getToken({ client: 'shop' });
+
+      // Assess: not the expired opaque token, which a lifetime counted from the thaw would still serve.
+      expect(served.accessToken).not.toBe('opaque-2');
+      expect(served.expiresAt * 1000).toBeGreaterThan(now());
     });
   });
 
