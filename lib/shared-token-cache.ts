@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, type IConstruct } from 'constructs';
 import { CACHE_ENCRYPTION_CONTEXT, CACHE_TABLE, ENV } from '../lambda/shared/contract.ts';
+import { principalArnOf } from './token-access.ts';
 
 /** A namespace is an environment variable value, part of item keys and a KMS encryption-context value. */
 export const CACHE_NAMESPACE_MAX_LENGTH = 64;
@@ -100,9 +101,22 @@ export class SharedTokenCache extends Construct {
         StringEquals: { [`kms:EncryptionContext:${CACHE_ENCRYPTION_CONTEXT.namespaceKey}`]: this.namespace },
       },
     };
-    // A key the construct created trusts no IAM policy with its use: its key policy names the grantee.
-    if (!this.createdKey) return iam.Grant.addToPrincipal(options);
-    return iam.Grant.addToPrincipalAndResource({ ...options, resource: this.createdKey, resourceSelfArns: ['*'] });
+    // A key the construct created admits only the grantee to its use: its key policy names the
+    // grantee's ARN in a condition, not as the principal. KMS checks that a principal exists when
+    // the policy is set, and a role created in the same deployment may not be visible to it yet
+    // (MalformedPolicyDocumentException, which CloudFormation does not retry).
+    this.createdKey?.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.AccountRootPrincipal()],
+        actions: KEY_ACTIONS,
+        resources: ['*'],
+        conditions: {
+          ...options.conditions,
+          ArnEquals: { 'aws:PrincipalArn': principalArnOf(grantee, this, 'grantKeyUse') },
+        },
+      }),
+    );
+    return iam.Grant.addToPrincipal(options);
   }
 
   /**

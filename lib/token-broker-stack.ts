@@ -177,6 +177,19 @@ export class TokenBrokerStack extends Stack {
   private createAlarmTopic(email: string): sns.Topic {
     if (!EMAIL.test(email)) throw new Error(`alarmEmail "${email}" is not an e-mail address`);
     const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'Token broker alarms', enforceSSL: true });
+    // enforceSSL makes a topic policy, which replaces SNS's default one: without this statement the
+    // account's CloudWatch alarms could not publish to the topic, and no notification would arrive.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: { 'aws:SourceArn': `arn:${this.partition}:cloudwatch:${this.region}:${this.account}:alarm:*` },
+        },
+      }),
+    );
     topic.addSubscription(new subscriptions.EmailSubscription(email));
     Validations.of(topic).acknowledge({
       id: 'AwsSolutions::AwsSolutions-SNS2',

@@ -212,6 +212,23 @@ describe('App: example (alarm e-mail)', () => {
     }
   });
 
+  it("lets this account's CloudWatch alarms publish to the topic, whose policy replaces SNS's default one", () => {
+    const { template } = synthExampleApp({ alarmEmail: 'platform-oncall@example.com' });
+
+    const [policy] = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    const statements = (policy?.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Condition: expect.objectContaining({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
+      }),
+    );
+    // The SSL statement only denies: without the statement above nothing may publish.
+    expect(statements.filter((s) => s.Effect === 'Allow')).toHaveLength(1);
+  });
+
   it('refuses an address that is not one', () => {
     expect(() => synthExampleApp({ alarmEmail: 'oncall' })).toThrow('alarmEmail "oncall" is not an e-mail address');
   });

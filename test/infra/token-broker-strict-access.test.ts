@@ -248,7 +248,7 @@ describe('Construct: TokenBroker secrets and fleet cache key, open to the broker
     });
   });
 
-  it('lets the account administer the cache key but not use it; the key policy names the broker for its namespace', () => {
+  it('lets the account administer the cache key but not use it; the key policy admits the broker, by ARN in a condition, for its namespace', () => {
     const { template, broker, brokerRoleArn } = setUp();
 
     const [key] = Object.values(template.findResources('AWS::KMS::Key'));
@@ -260,11 +260,16 @@ describe('Construct: TokenBroker secrets and fleet cache key, open to the broker
     }
     expect(statements.filter((s) => s.Sid !== accountStatement?.Sid)).toEqual([
       {
+        // The account as principal: KMS would refuse a role it cannot see yet, as a role created in
+        // the same deployment may be. The condition keeps the key to the broker's role.
         Effect: 'Allow',
-        Principal: { AWS: brokerRoleArn },
+        Principal: { AWS: 'arn:aws:iam::123456789012:root' },
         Action: expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']),
         Resource: '*',
-        Condition: { StringEquals: { [namespaceCondition]: broker.sharedCache?.namespace } },
+        Condition: {
+          StringEquals: { [namespaceCondition]: broker.sharedCache?.namespace },
+          ArnEquals: { 'aws:PrincipalArn': brokerRoleArn },
+        },
       },
     ]);
   });
