@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Annotations, Token } from 'aws-cdk-lib';
@@ -119,7 +119,10 @@ export class TrustedCaLayer extends Construct {
 function stageFile(bundle: string): string {
   const root = mkdtempSync(join(tmpdir(), 'token-broker-trusted-ca-'));
   const file = join(root, TRUSTED_CA_FILE.replace(/^\/opt\//, ''));
-  mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+  mkdirSync(join(file, '..'), { recursive: true });
   writeFileSync(file, bundle, { flag: 'wx' });
+  // Readable by the function's user whatever the build host's umask: the asset keeps the mode.
+  chmodSync(file, 0o644);
+  chmodSync(join(file, '..'), 0o755);
   return root;
 }

@@ -216,7 +216,8 @@ describe('App: example (alarm e-mail)', () => {
     const { template } = synthExampleApp({ alarmEmail: 'platform-oncall@example.com' });
 
     const [policy] = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
-    const statements = (policy?.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
+    if (!policy) throw new Error('no topic policy');
+    const statements = (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
     expect(statements).toContainEqual(
       expect.objectContaining({
         Effect: 'Allow',

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack, Token } from 'aws-cdk-lib';
@@ -30,12 +30,17 @@ function synth(trustedCaCertificates?: string): Synthesized {
   return { template: Template.fromStack(stack), outdir };
 }
 
-/** The file a layer's asset holds at `path` (relative to `/opt`). */
-function layerFile({ template, outdir }: Synthesized, path: string): string {
+/** Where the layer's staged asset holds `path` (relative to `/opt`). */
+function layerPath({ template, outdir }: Synthesized, path: string): string {
   const [layer] = Object.values(template.findResources('AWS::Lambda::LayerVersion'));
   if (!layer) throw new Error('no layer in the template');
   const key = (layer.Properties as { Content: { S3Key: string } }).Content.S3Key;
-  return readFileSync(join(outdir, `asset.${key.replace(/\.zip$/, '')}`, path), 'utf8');
+  return join(outdir, `asset.${key.replace(/\.zip$/, '')}`, path);
+}
+
+/** The file a layer's asset holds at `path` (relative to `/opt`). */
+function layerFile(synthesized: Synthesized, path: string): string {
+  return readFileSync(layerPath(synthesized, path), 'utf8');
 }
 
 describe('Construct: TokenBroker with trustedCaCertificates', () => {
@@ -61,6 +66,8 @@ describe('Construct: TokenBroker with trustedCaCertificates', () => {
       Environment: { Variables: Match.objectLike({ [ENV.trustedCaFile]: TRUSTED_CA_FILE }) },
     });
     expect(layerFile(synthesized, TRUSTED_CA_FILE.replace('/opt/', ''))).toBe(pki.ca.certificate);
+    // World-readable whatever the umask: Lambda runs the function as another user than the files' owner.
+    expect(statSync(layerPath(synthesized, TRUSTED_CA_FILE.replace('/opt/', ''))).mode & 0o777).toBe(0o644);
   });
 
   it('keeps every certificate of a bundle and leaves out the text between them', () => {
