@@ -48,6 +48,15 @@ export function principalArnOf(grantee: iam.IGrantable, scope: IConstruct, what:
         "name the role, not a session's assumed-role ARN",
     );
   }
+  const account = Stack.of(scope).account;
+  const arnAccount = arn.split(':')[4];
+  if (!Token.isUnresolved(account) && arnAccount !== account) {
+    throw new Error(
+      `${what}: "${arn}" is in account ${arnAccount}, the broker in ${account}. Another account's principal would ` +
+        "need an Allow in the API's resource policy, which only denies: it would get 403. Grant roles of the " +
+        "broker's account (cross-account callers are not supported)",
+    );
+  }
   return arn;
 }
 

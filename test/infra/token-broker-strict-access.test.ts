@@ -169,6 +169,11 @@ describe('Construct: TokenBroker strict token access (default)', () => {
       /is not the ARN of an IAM role or user .* name the role, not a session's assumed-role ARN/,
     ],
     [
+      "another account's role, which a deny-only resource policy cannot admit",
+      () => new iam.ArnPrincipal('arn:aws:iam::210987654321:role/orders-fn'),
+      /"arn:aws:iam::210987654321:role\/orders-fn" is in account 210987654321, the broker in 123456789012\. .* 403/,
+    ],
+    [
       'a role in another stack',
       (stack) =>
         new iam.Role(new Stack(stack.node.root as App, 'Consumers'), 'Orders', {
