@@ -2,29 +2,11 @@
  * Error names of an AWS service that is there but not answering now (throttled, failing, slow):
  * Secrets Manager's and STS's spellings, and the SDK's own timeouts.
  */
-const TRANSIENT_ERRORS = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'InternalServiceError',
-  'InternalFailure',
-  'ServiceUnavailableException',
-  'ServiceUnavailable',
-  'TimeoutError',
-  'RequestTimeout',
-]);
+const TRANSIENT_ERRORS =
+  /^(?:Throttling(?:Exception)?|Internal(?:ServiceError|Failure)|ServiceUnavailable(?:Exception)?|TimeoutError|RequestTimeout)$/;
 
 /** Node's codes for a service that cannot be reached: refused, reset, no route, no DNS answer, timed out. */
-const NETWORK_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
+const NETWORK_ERRORS = /^E(?:CONN(?:REFUSED|RESET|ABORTED)|PIPE|TIMEDOUT|(?:HOST|NET)UNREACH|NOTFOUND|AI_AGAIN)$/;
 
 /** Throttled, failing or out of reach: worth trying again soon, unlike a missing resource or a denied call. */
 export function isAwsServiceUnavailable(error: unknown): boolean {
@@ -36,8 +18,8 @@ export function isAwsServiceUnavailable(error: unknown): boolean {
   };
   const status = $metadata?.httpStatusCode ?? 0;
   return (
-    (name !== undefined && TRANSIENT_ERRORS.has(name)) ||
-    (typeof code === 'string' && NETWORK_ERRORS.has(code)) ||
+    (name !== undefined && TRANSIENT_ERRORS.test(name)) ||
+    (typeof code === 'string' && NETWORK_ERRORS.test(code)) ||
     Boolean($retryable) ||
     status === 429 ||
     status >= 500

@@ -126,6 +126,8 @@ export class TokenCache {
   readonly #tierCallLimitMs: number;
   readonly #touchIntervalMs: number;
   readonly #inFlight = new Map<string, Promise<CacheResult>>();
+  /** Per key: until when another instance holds its lease (its refresh-ahead is under way there). */
+  readonly #leasedElsewhere = new Map<string, number>();
   /** Per key: the last refresh failure, until its cool-down ends. */
   readonly #failures = new Map<string, RecordedFailure>();
   /** Per key: what it stands for, when it was last served, and when that was last told to the shared tier. */
@@ -166,7 +168,8 @@ export class TokenCache {
     const failure = this.#activeFailure(key, now);
     if (current && lives && isUsable(current, now)) {
       if (failure) return { token: current, source: 'stale', refreshError: errorOfRecordedFailure(failure, now) };
-      if (this.#inFlight.has(key)) return { token: current, source: 'memory' };
+      if (this.#inFlight.has(key) || (this.#leasedElsewhere.get(key) ?? 0) > now)
+        return { token: current, source: 'memory' };
       const refreshAhead = { refreshAfter: now, expiresAfter: 0 };
       return this.#waitBriefly(this.#start(request, current, refreshAhead, remainingMs), current);
     }
@@ -290,6 +293,9 @@ export class TokenCache {
       }
       const lease = await shared.acquireLease(request.key, this.#leaseRequest(request));
       if (lease) return await this.#fetchUnderLease(shared, request, lease, current);
+      // Until it ends (a second at most: it may commit early), a token past its refresh point is
+      // served from memory without asking the table again.
+      this.#leasedElsewhere.set(request.key, Math.min(entry?.lease?.untilMs ?? 0, this.#now() + 1_000));
       if (current && isUsable(current, this.#now()) && current.expiresAt >= need.expiresAfter) {
         return { token: current, source: 'shared' };
       }
@@ -397,7 +403,7 @@ export class TokenCache {
         if (remainingMs() < request.attemptMs + TAKEOVER_MARGIN_MS) {
           throw new BrokerError(
             'upstream_unavailable',
-            'The instance refreshing this token stopped, and too little time is left to take over',
+            'The refreshing instance stopped; too little time is left to take over',
             { retryAfterSeconds: 1 },
           );
         }

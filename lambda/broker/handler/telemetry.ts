@@ -30,7 +30,7 @@ export function powertoolsTelemetry(logger: Logger, metrics: Metrics): BrokerTel
     },
     refreshWindowTooShort(client, refreshWindowSeconds, lookAheadSeconds) {
       metrics.addMetric(METRIC.refreshWindowTooShort, MetricUnit.Count, 1);
-      logger.warn('Token reaches its refresh point before the next warm-up; callers will see refresh-ahead', {
+      logger.warn('Token due for refresh before the next warm-up; callers will see refresh-ahead', {
         client,
         refreshWindowSeconds,
         lookAheadSeconds,

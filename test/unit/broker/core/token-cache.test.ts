@@ -417,6 +417,35 @@ describe('Class: TokenCache', () => {
       expect(secondResults.filter((r) => r.source === 'stale')).toEqual([]);
     });
 
+    it('serves from memory, without asking the table again, while another instance holds the refresh lease', async () => {
+      // Prepare: A and B hold the token; past its refresh point, A refreshes for 5 s under the lease.
+      const table = new FakeSharedStore();
+      const server = authorizationServer();
+      const [a, b] = [cache({ shared: table, instanceId: 'a' }), cache({ shared: table, instanceId: 'b' })];
+      await a.get(request(server));
+      await b.get(request(server));
+      vi.advanceTimersByTime(REFRESH_POINT_MS + 1);
+      server.delayMs = 5_000;
+      const ahead = a.get(request(server));
+      await vi.advanceTimersByTimeAsync(250);
+      await ahead;
+      const [reads, leases] = [table.count('read'), table.count('acquireLease')];
+
+      // Act: 100 requests on B over 2 s, while A's refresh runs.
+      const sources: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        const served = b.get(request(server));
+        await vi.advanceTimersByTimeAsync(20);
+        sources.push((await served).source);
+      }
+
+      // Assess: a look at the table a second at most, memory in between.
+      expect(new Set(sources)).toEqual(new Set(['shared', 'memory']));
+      expect(table.count('read') - reads).toBeLessThanOrEqual(3);
+      expect(table.count('acquireLease') - leases).toBeLessThanOrEqual(3);
+      expect(server.calls).toBe(2);
+    });
+
     it("fills a new instance's memory from the shared tier, without a token request", async () => {
       // Prepare
       const table = new FakeSharedStore();
