@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { API_ALIAS, ENV, METRICS_NAMESPACE } from '../lambda/shared/contract.ts';
 import { BROKER_ENTRY, brokerFunctionCode, nodejsFunctionDefaults } from './bundling.ts';
 import type { BrokerNetwork } from './token-broker-props.ts';
-import { TRUSTED_CA_FILE, TrustedCaLayer } from './trusted-ca.ts';
+import { TRUSTED_CA_FILE, type TrustedCa, TrustedCaLayer } from './trusted-ca.ts';
 
 export interface BrokerFunctionProps {
   /** JSON text of the runtime configuration, secret ARNs filled in. Never a secret value. */
@@ -21,8 +21,8 @@ export interface BrokerFunctionProps {
   readonly serviceName: string;
   /** @default outside any VPC */
   readonly network?: BrokerNetwork;
-  /** PEM text of CA certificates to trust besides Node.js's roots. @default none */
-  readonly trustedCaCertificates?: string;
+  /** CA certificates to trust for the token endpoints besides Node.js's roots, checked. @default none */
+  readonly trustedCas?: readonly TrustedCa[];
 }
 
 /**
@@ -95,9 +95,9 @@ export class BrokerFunction extends Construct {
     this.function = prebuilt
       ? new lambda.Function(this, 'Function', { ...prebuilt, ...functionProps })
       : new nodejs.NodejsFunction(this, 'Function', { ...nodejsFunctionDefaults(BROKER_ENTRY), ...functionProps });
-    if (props.trustedCaCertificates !== undefined) {
+    if (props.trustedCas !== undefined) {
       const { layer } = new TrustedCaLayer(this, 'TrustedCa', {
-        certificates: props.trustedCaCertificates,
+        certificates: props.trustedCas,
         architecture: this.function.architecture,
       });
       this.function.addLayers(layer);

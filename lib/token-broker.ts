@@ -56,9 +56,10 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
     this.clientNames = parsed.clients.map((c) => c.name);
     this.serviceName = settings.serviceName;
     checkProps(this, () => checkServiceNameUnique(this));
-    if (props.trustedCaCertificates !== undefined) {
-      checkProps(this, () => parseTrustedCaCertificates(props.trustedCaCertificates));
-    }
+    const trustedCas =
+      props.trustedCaCertificates === undefined
+        ? undefined
+        : checkProps(this, () => parseTrustedCaCertificates(props.trustedCaCertificates));
     this.strictTokenAccess = props.strictTokenAccess ?? true;
 
     const secrets = checkProps(
@@ -73,7 +74,7 @@ export class TokenBroker extends Construct implements ec2.IConnectable {
       logRetention: settings.logRetention,
       serviceName: settings.serviceName,
       network: props.brokerNetwork,
-      ...(props.trustedCaCertificates === undefined ? {} : { trustedCaCertificates: props.trustedCaCertificates }),
+      ...(trustedCas ? { trustedCas } : {}),
     });
     this.function = broker.function;
     secrets.grantRead(this.function);

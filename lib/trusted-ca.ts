@@ -71,8 +71,8 @@ function oneLine(distinguishedName: string): string {
 }
 
 export interface TrustedCaLayerProps {
-  /** The PEM text of `trustedCaCertificates`. */
-  readonly certificates: string;
+  /** The certificates of `trustedCaCertificates`, as {@link parseTrustedCaCertificates} checked them. */
+  readonly certificates: readonly TrustedCa[];
   /** The function's architecture, which a layer must declare. */
   readonly architecture: lambda.Architecture;
   /** Epoch milliseconds, for the expiry warning. @default Date.now() */
@@ -91,7 +91,7 @@ export class TrustedCaLayer extends Construct {
 
   constructor(scope: Construct, id: string, props: TrustedCaLayerProps) {
     super(scope, id);
-    const certificates = parseTrustedCaCertificates(props.certificates);
+    const { certificates } = props;
     const now = props.now ?? Date.now();
     for (const ca of certificates) {
       if (ca.validTo.getTime() < now || ca.validFrom.getTime() > now) {

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildExampleApp } from '../../bin/example-app.ts';
 import { ENV } from '../../lambda/shared/contract.ts';
 import { TokenBroker } from '../../lib/token-broker.ts';
-import { TRUSTED_CA_FILE, TrustedCaLayer } from '../../lib/trusted-ca.ts';
+import { parseTrustedCaCertificates, TRUSTED_CA_FILE, TrustedCaLayer } from '../../lib/trusted-ca.ts';
 import { selfSignedClient, TestPki } from '../support/test-pki.ts';
 import { importEndpoint, TEST_CONTEXT, TWO_CLIENTS } from './synth.ts';
 
@@ -165,7 +165,7 @@ describe('Construct: TokenBroker with trustedCaCertificates', () => {
 
     // Act
     new TrustedCaLayer(stack, 'Ca', {
-      certificates: pki.ca.certificate,
+      certificates: parseTrustedCaCertificates(pki.ca.certificate),
       architecture: lambda.Architecture.ARM_64,
       now: inThreeDays,
     });

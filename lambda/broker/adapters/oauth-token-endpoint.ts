@@ -272,15 +272,15 @@ function toUpstreamError(error: unknown, client: ClientConfig, secret: string, n
   if (error instanceof BrokerError) return error;
   const name = client.name;
   const underlying = underlyingFailure(error);
-  const untrusted = isTransportFailure(underlying) ? untrustedCertificateCode(underlying) : undefined;
-  if (untrusted !== undefined) {
-    return new BrokerError(
-      'upstream_unavailable',
-      `${serverOf(name)} presented an untrusted TLS certificate (${untrusted}); a private CA needs trustedCaCertificates`,
-      { cause: new Error(describeTransportFailure(underlying)), retryAfterSeconds: 5 },
-    );
-  }
   if (isTransportFailure(underlying)) {
+    const untrusted = untrustedCertificateCode(underlying);
+    if (untrusted !== undefined) {
+      return new BrokerError(
+        'upstream_unavailable',
+        `${serverOf(name)} presented an untrusted TLS certificate (${untrusted}); a private CA needs trustedCaCertificates`,
+        { cause: new Error(describeTransportFailure(underlying)), retryAfterSeconds: 5 },
+      );
+    }
     const whileReading = underlying !== error;
     const what =
       (underlying as Error).name !== 'TypeError'

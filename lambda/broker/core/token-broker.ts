@@ -211,11 +211,10 @@ export class TokenBroker {
     const { requestToken, telemetry } = this.#deps;
     const deadlineAt = this.#now() + client.deadlineMs;
     const left = () => deadlineAt - this.#now();
-    let sentAt = 0;
     try {
       const current = await this.#withinDeadline(client, this.#readCredential(client), left());
       try {
-        sentAt = this.#now();
+        const sentAt = this.#now();
         const response = await requestToken(client, current.value, scopes, {
           retryRejectedEncoding: true,
           deadlineMs: left(),
@@ -227,7 +226,7 @@ export class TokenBroker {
         const rotated = await this.#withinDeadline(client, current.replacement(), left());
         if (!rotated || left() <= 0) throw error;
         // One request with the re-read secret: with the encodings already tried, at most 3 in all.
-        sentAt = this.#now();
+        const sentAt = this.#now();
         const response = await requestToken(client, rotated.value, scopes, {
           retryRejectedEncoding: false,
           deadlineMs: left(),
@@ -296,10 +295,10 @@ export class TokenBroker {
   /**
    * The lifetime the server gave, bounded: cut to `maxLifetimeSeconds`; under
    * `minCacheableLifetimeSeconds` served but not cached; a second or less refused (it could only
-   * be served as a token with 0 seconds left).
+   * be served as a token with 0 seconds left). The lifetime counts from `obtainedAt`, when the
+   * request went out, not from its answer, which a freeze may have kept unread.
    */
-  /** `sentAt`: when the request went out; the lifetime counts from then, not from its answer. */
-  #toCached(client: ClientConfig, response: TokenResponse, sentAt: number): CachedToken {
+  #toCached(client: ClientConfig, response: TokenResponse, obtainedAt: number): CachedToken {
     const lifetimeSeconds = Math.min(response.expiresInSeconds, client.maxLifetimeSeconds);
     if (!(lifetimeSeconds > MIN_LIFETIME_SECONDS)) {
       throw new BrokerError(
@@ -308,7 +307,6 @@ export class TokenBroker {
         { rejection: 'invalid_response' },
       );
     }
-    const obtainedAt = sentAt;
     const lifetimeMs = lifetimeSeconds * 1000;
     return {
       accessToken: response.accessToken,
